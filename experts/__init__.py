@@ -1,0 +1,1 @@
+"""Expert tools, one sub-package per modality. They know nothing of the agent."""

@@ -1,0 +1,1 @@
+"""Shared result types and the tool interface for all experts."""

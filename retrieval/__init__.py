@@ -1,0 +1,1 @@
+"""Guideline knowledge: corpus, offline embedder, Chroma store, hybrid search."""

@@ -1,0 +1,30 @@
+"""Guideline passage type: one statement of a guideline, in our own words."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class GuidelinePassage(BaseModel):
+    """A corpus statement with its citation. The text is our paraphrase;
+    thresholds carry over, sentences are never pasted from the guideline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    guideline: str
+    society: str | None = None
+    year: int
+    section: str
+    text: str
+    recommendation_class: str | None = None
+    evidence_level: str | None = None
+    topics: list[str] = Field(default_factory=list)
+    measurements: list[str] = Field(default_factory=list, description="Measurement names it concerns")
+    score: float | None = Field(None, description="Retrieval score for this case, if retrieved")
+    collection: str = Field("guidelines", description="'guidelines' or 'user_documents' (data only)")
+
+    def citation(self) -> str:
+        cls = f", class {self.recommendation_class}" if self.recommendation_class else ""
+        loe = f", level {self.evidence_level}" if self.evidence_level else ""
+        return f"{self.guideline} ({self.year}), {self.section}{cls}{loe}"

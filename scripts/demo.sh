@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# First README command: install, then analyse the bundled examples and print
+# where the report is.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh
+.venv/bin/cardioagent analyze examples/ecg/ludb-1 --context examples/ecg/ludb-1/context.txt --out out/demo "$@"

@@ -345,7 +345,7 @@ def _text(p: Path, name: str, head: bytes) -> DetectedFile | None:
 def _wfdb_header(p: Path, name: str) -> DetectedFile:
     """Parse a WFDB header with wfdb itself so a corrupt one fails here,
     naming the file, instead of deep inside an expert."""
-    import wfdb
+    from experts.core.wfdb_header import read_wfdb_header_tolerant
 
     def bad(problem: str) -> DetectedFile:
         return DetectedFile(path=str(p), display_name=name, kind="unsupported", problem=problem)
@@ -382,7 +382,7 @@ def _wfdb_header(p: Path, name: str) -> DetectedFile:
         kind="wfdb_header",
         modality=Modality.ECG,
         meta={
-            "record": record_name,
+            "record": str(header.record_name or record_name),
             "n_sig": int(header.n_sig),
             "fs": float(header.fs),
             "sig_len": int(header.sig_len or 0),
@@ -393,35 +393,3 @@ def _wfdb_header(p: Path, name: str) -> DetectedFile:
         },
     )
 
-
-def read_wfdb_header_tolerant(p: Path, text: str | None = None):
-    """Read a WFDB header; if wfdb rejects the record line because the record
-    name carries a file extension (as in the CinC 2020 Georgia headers,
-    'E00009.mat 12 500 5000 05-May-2020 14:50:55'), repair that name in a
-    temporary copy and read again. Returns (header, repaired)."""
-    import tempfile
-
-    import wfdb
-
-    try:
-        if p.suffix == ".hea":
-            return wfdb.rdheader(str(p.with_suffix(""))), False
-    except Exception as first:
-        error = first
-    else:
-        error = None
-    text = text if text is not None else p.read_text(encoding="utf-8", errors="replace")
-    lines = text.splitlines()
-    idx = next(i for i, ln in enumerate(lines) if ln.strip() and not ln.lstrip().startswith("#"))
-    parts = lines[idx].split()
-    stem = Path(p.name).stem
-    if parts and re.fullmatch(re.escape(stem) + r"\.(mat|dat)", parts[0]):
-        parts[0] = stem
-        # keep name, nsig, fs, nsamp; drop a date/time wfdb cannot parse
-        lines[idx] = " ".join(parts[:4])
-    elif error is not None:
-        raise error
-    with tempfile.TemporaryDirectory() as tmp:
-        fixed = Path(tmp) / (stem + ".hea")
-        fixed.write_text("\n".join(lines) + "\n")
-        return wfdb.rdheader(str(fixed.with_suffix(""))), error is not None

@@ -1,0 +1,43 @@
+"""The guideline references behind every threshold, in one place.
+
+Why one module: a threshold is only as good as its citation. Each
+reference names the document, its year and the section (by title where
+we are not certain of a section number), so a reviewer can check it.
+"""
+
+from __future__ import annotations
+
+from experts.core.types import GuidelineRef
+
+BRADY_2018 = "2018 ACC/AHA/HRS Guideline on the Evaluation and Management of Patients With Bradycardia and Cardiac Conduction Delay"
+SVT_2015 = "2015 ACC/AHA/HRS Guideline for the Management of Adult Patients With Supraventricular Tachycardia"
+AHA_PART3 = "AHA/ACCF/HRS Recommendations for the Standardization and Interpretation of the ECG, Part III: Intraventricular Conduction Disturbances (Surawicz et al.)"
+AHA_PART4 = "AHA/ACCF/HRS Recommendations for the Standardization and Interpretation of the ECG, Part IV: The ST Segment, T and U Waves, and the QT Interval (Rautaharju et al.)"
+AHA_PART5 = "AHA/ACCF/HRS Recommendations for the Standardization and Interpretation of the ECG, Part V: ECG Changes Associated With Cardiac Chamber Hypertrophy (Hancock et al.)"
+UDMI_2018 = "Fourth Universal Definition of Myocardial Infarction (ESC/ACC/AHA/WHF, Thygesen et al.)"
+ESC_AF_2024 = "2024 ESC Guidelines for the management of atrial fibrillation (Van Gelder et al.)"
+MINNESOTA = "The Minnesota Code Manual of Electrocardiographic Findings, 2nd ed. (Prineas, Crow, Zhang)"
+SOKOLOW = "Sokolow M, Lyon TP. The ventricular complex in left ventricular hypertrophy as obtained by unipolar precordial and limb leads. Am Heart J"
+CORNELL = "Casale PN et al. Electrocardiographic detection of left ventricular hypertrophy: development and prospective validation of improved criteria (Cornell voltage). J Am Coll Cardiol"
+
+REFS: dict[str, GuidelineRef] = {
+    "sinus_bradycardia": GuidelineRef(guideline=BRADY_2018, year=2018, section="Sinus node dysfunction: definitions (sinus bradycardia: sinus rate <50 bpm)"),
+    "sinus_pause": GuidelineRef(guideline=BRADY_2018, year=2018, section="Sinus node dysfunction: definitions (sinus pause >3 s)"),
+    "first_degree_avb": GuidelineRef(guideline=BRADY_2018, year=2018, section="Atrioventricular block: definitions (first-degree AV block: PR >200 ms)"),
+    "sinus_tachycardia": GuidelineRef(guideline=SVT_2015, year=2015, section="Relevant terms and definitions (sinus tachycardia: sinus rate >100 bpm)"),
+    "lbbb": GuidelineRef(guideline=AHA_PART3, year=2009, section="Complete left bundle-branch block"),
+    "rbbb": GuidelineRef(guideline=AHA_PART3, year=2009, section="Complete right bundle-branch block"),
+    "incomplete_rbbb": GuidelineRef(guideline=AHA_PART3, year=2009, section="Incomplete right bundle-branch block"),
+    "incomplete_lbbb": GuidelineRef(guideline=AHA_PART3, year=2009, section="Incomplete left bundle-branch block"),
+    "lafb": GuidelineRef(guideline=AHA_PART3, year=2009, section="Left anterior fascicular block"),
+    "lpfb": GuidelineRef(guideline=AHA_PART3, year=2009, section="Left posterior fascicular block"),
+    "ivcd": GuidelineRef(guideline=AHA_PART3, year=2009, section="Nonspecific intraventricular conduction disturbance"),
+    "qtc": GuidelineRef(guideline=AHA_PART4, year=2009, section="QT interval: recommendations (prolonged QTc ≥450 ms men, ≥460 ms women; short QTc ≤390 ms)"),
+    "st_elevation": GuidelineRef(guideline=UDMI_2018, year=2018, section="ECG manifestations of acute myocardial ischaemia (ST elevation)"),
+    "st_depression": GuidelineRef(guideline=UDMI_2018, year=2018, section="ECG manifestations of acute myocardial ischaemia (ST depression)"),
+    "q_waves": GuidelineRef(guideline=UDMI_2018, year=2018, section="ECG changes associated with prior myocardial infarction"),
+    "af": GuidelineRef(guideline=ESC_AF_2024, year=2024, section="Diagnostic criteria for AF (irregularly irregular RR intervals, no distinct repeating P waves)"),
+    "low_voltage": GuidelineRef(guideline=MINNESOTA, year=2010, section="Code 9-1: low QRS amplitude"),
+    "sokolow_lyon": GuidelineRef(guideline=SOKOLOW, year=1949, section="SV1 + RV5 or RV6 > 3.5 mV"),
+    "cornell": GuidelineRef(guideline=CORNELL, year=1985, section="Cornell voltage RaVL + SV3 > 2.8 mV men, > 2.0 mV women"),
+}

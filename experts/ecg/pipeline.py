@@ -1,0 +1,149 @@
+"""The analysis, step by step: record → quality → beats → rhythm →
+measurements → rules → result.
+
+Why separate from `tool.py`: the tool is the typed boundary the agent
+sees (options, description); this module is the analysis, callable on an
+`ECGRecord` from tests, evals and benchmarks without a StudyInput.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from experts.core.types import (
+    Artifact,
+    ExpertResult,
+    Modality,
+    PatientContext,
+    Quality,
+    Source,
+    Statement,
+)
+from experts.ecg.beats import BeatDetection, detect_beats
+from experts.ecg.criteria_table import RULES
+from experts.ecg.measure import MeasurementSet
+from experts.ecg.quality import RecordQuality, assess_record
+from experts.ecg.record import ECGRecord
+from experts.ecg.rhythm import PLAUSIBLE_HR, PWaveFinding, RRStats, p_wave_presence, rr_stats
+from experts.ecg.rules import evaluate
+
+
+@dataclass
+class AnalysisConfig:
+    qtc_formula: str = "framingham"
+    make_plot: bool = True
+    output_dir: Path | None = None
+
+
+@dataclass
+class Analysis:
+    """Everything computed, for the result and for evals/plots."""
+
+    record: ECGRecord
+    quality: RecordQuality
+    beats: BeatDetection | None = None
+    rr: RRStats | None = None
+    p_wave: PWaveFinding | None = None
+    measurements: MeasurementSet | None = None
+    statements: list[Statement] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    artifacts: list[Artifact] = field(default_factory=list)
+    verdict: str = "usable"
+    reasons: list[str] = field(default_factory=list)
+
+
+def _rhythm_lead(record: ECGRecord, quality: RecordQuality) -> str | None:
+    """Lead for P-wave polarity: II (or monitor MLII), where a sinus P wave is upright."""
+    for name in ("II", "MLII"):
+        if record.has(name) and quality.leads[name].usable:
+            return name
+    return None
+
+
+def analyze_record(
+    record: ECGRecord, patient: PatientContext, study_id: str, source: Source, config: AnalysisConfig
+) -> Analysis:
+    quality = assess_record(record)
+    an = Analysis(record=record, quality=quality, verdict=quality.verdict, reasons=list(quality.reasons))
+    ms = MeasurementSet(study_id, source, record.source_file, quality="usable")
+    an.measurements = ms
+
+    if quality.verdict != "non_diagnostic":
+        an.beats = detect_beats(record, quality)
+        an.rr = rr_stats(an.beats.r_peaks, record.fs)
+        if an.rr is None:
+            an.verdict = "non_diagnostic"
+            an.reasons.insert(0, f"fewer than 3 QRS complexes were found in {record.duration_s:.1f} s")
+        elif not (PLAUSIBLE_HR[0] <= an.rr.heart_rate <= PLAUSIBLE_HR[1]):
+            an.verdict = "non_diagnostic"
+            an.reasons.insert(
+                0,
+                f"the detected ventricular rate ({an.rr.heart_rate:.0f}/min) is outside {PLAUSIBLE_HR[0]:g}–{PLAUSIBLE_HR[1]:g}/min: "
+                "beat detection failed or the sampling rate in the file is wrong",
+            )
+    ms.quality = "usable" if an.verdict == "usable" else ("limited" if an.verdict == "limited" else "non_diagnostic")
+
+    if an.rr is not None and an.verdict != "non_diagnostic":
+        _rhythm_measurements(an, ms)
+
+    if an.verdict != "non_diagnostic":
+        result = evaluate(RULES, ms.items, patient, study_id, source)
+        an.statements = result.statements
+    an.warnings.extend(ms.warnings)
+    return an
+
+
+def _rhythm_measurements(an: Analysis, ms: MeasurementSet) -> None:
+    rec, rr, beats = an.record, an.rr, an.beats
+    assert rr is not None and beats is not None
+    leads = beats.leads_used
+    span = rr.span_s
+    where = f"{rr.n_beats} beats"
+    ms.add("heart_rate", "Heart rate (ventricular)", rr.heart_rate, "/min",
+           f"60000 / mean RR; R-peaks by {beats.method}", leads=leads, span_s=span, location=where)
+    ms.add("rr_mean", "Mean RR interval", rr.rr_mean_ms, "ms", "mean of successive R-R intervals", leads=leads, span_s=span, location=where)
+    ms.add("rr_sdnn", "RR interval standard deviation (SDNN)", rr.rr_sdnn_ms, "ms", "sample SD of R-R intervals (all beats)",
+           leads=leads, span_s=span, location=where)
+    ms.add("rr_rmssd", "RMS of successive RR differences (RMSSD)", rr.rr_rmssd_ms, "ms", "root mean square of successive R-R differences",
+           leads=leads, span_s=span, location=where)
+    ms.add("rr_cv", "RR coefficient of variation", rr.rr_cv * 100.0, "%", "SDNN / mean RR", leads=leads, span_s=span, location=where, decimals=1)
+    ms.add("rr_min", "Shortest RR interval", rr.rr_min_ms, "ms", "minimum R-R interval", leads=leads, span_s=span, location=where)
+    ms.add("rr_max", "Longest RR interval", rr.rr_max_ms, "ms", "maximum R-R interval", leads=leads, span_s=span, location=where)
+    ms.add("beat_count", "QRS complexes detected", float(rr.n_beats), "1", f"R-peaks by {beats.method}", leads=leads, span_s=span)
+
+    lead = _rhythm_lead(rec, an.quality)
+    if lead is None:
+        an.warnings.append("Lead II is not available or not usable: P-wave polarity (and hence sinus origin) was not assessed.")
+        return
+    pw = p_wave_presence(rec.lead(lead), rec.fs, beats.r_peaks, lead)
+    an.p_wave = pw
+    if pw is None or pw.n_beats == 0:
+        an.warnings.append("P waves could not be assessed (too few beats or too fast a rate).")
+        return
+    method = "median-beat P-wave template 300–80 ms before R; a beat counts when r ≥ 0.5 and amplitude ≥ half the template's"
+    ms.add("p_wave_beats", "Beats with a P wave before the QRS", pw.fraction_with_p * 100.0, "%", method,
+           leads=[lead], span_s=span, location=f"{pw.n_beats} beats", decimals=0)
+    ms.add("p_wave_amplitude", f"P-wave amplitude (lead {lead})", pw.template_amplitude_mv, "mV",
+           "signed peak of the median-beat P-wave template relative to the PR segment", leads=[lead], span_s=span,
+           location="median beat", decimals=2)
+
+
+def to_result(an: Analysis, tool: str, version: str, study_id: str, inputs: list[str]) -> ExpertResult:
+    return ExpertResult(
+        tool=tool,
+        version=version,
+        modality=Modality.ECG,
+        study_id=study_id,
+        inputs=inputs,
+        measurements=list(an.measurements.items.values()) if an.measurements else [],
+        statements=an.statements,
+        quality=Quality(verdict=an.verdict, reasons=an.reasons),
+        artifacts=an.artifacts,
+        warnings=an.warnings,
+    )
+
+
+__all__ = ["AnalysisConfig", "Analysis", "analyze_record", "to_result", "np"]

@@ -1,0 +1,113 @@
+"""Per-lead signal quality and the study-level verdict.
+
+Why these checks: each is a way an ECG lies. A flat or saturated lead has
+no cardiac signal; muscle noise and powerline hum hide P waves and move
+fiducial points; baseline wander shifts ST measurements. Rules must know
+which leads they may trust, and a study with no trustworthy lead must not
+produce diagnoses (the result model enforces that).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import signal as sps
+
+from experts.ecg.record import ECGRecord
+
+FLAT_P2P_MV = 0.05  # robust peak-to-peak below 50 µV: no cardiac signal
+SATURATION_FRACTION = 0.02  # >2 % of samples pinned at the extreme value
+NOISE_RATIO_LIMITED = 0.15  # RMS above 40 Hz relative to the QRS amplitude
+NOISE_RATIO_BAD = 0.40
+WANDER_MV_LIMITED = 1.0  # low-pass (<0.5 Hz) excursion range in mV
+POWERLINE_RATIO = 0.3  # RMS at 50/60 Hz relative to QRS amplitude
+
+
+@dataclass
+class LeadQuality:
+    lead: str
+    usable: bool
+    problems: list[str] = field(default_factory=list)
+    p2p_mv: float = 0.0
+    noise_ratio: float = 0.0
+    wander_mv: float = 0.0
+    score: float = 0.0  # higher is better; used to rank leads for beat detection
+
+
+@dataclass
+class RecordQuality:
+    leads: dict[str, LeadQuality]
+    verdict: str  # usable | limited | non_diagnostic
+    reasons: list[str] = field(default_factory=list)
+
+    def usable_leads(self) -> list[str]:
+        return [n for n, q in self.leads.items() if q.usable]
+
+
+def _butter(fs: float, kind: str, cutoff: float | tuple[float, float], order: int = 2):
+    nyq = fs / 2.0
+    wn = np.asarray(cutoff, dtype=float) / nyq
+    return sps.butter(order, np.clip(wn, 1e-4, 0.99), btype=kind, output="sos")
+
+
+def assess_lead(name: str, x: np.ndarray, fs: float) -> LeadQuality:
+    q = LeadQuality(lead=name, usable=True)
+    lo, hi = np.percentile(x, [0.5, 99.5])
+    q.p2p_mv = float(hi - lo)
+    if q.p2p_mv < FLAT_P2P_MV:
+        q.usable = False
+        q.problems.append(f"flat line (amplitude {q.p2p_mv * 1000:.0f} µV)")
+        return q
+    xmax, xmin = float(np.max(x)), float(np.min(x))
+    pinned = float(np.mean((x >= xmax - 1e-9) | (x <= xmin + 1e-9)))
+    if pinned > SATURATION_FRACTION:
+        q.problems.append(f"saturated ({pinned:.0%} of samples at the amplifier limit)")
+        if pinned > 0.2:
+            q.usable = False
+    # QRS amplitude proxy: robust range of the 0.5-40 Hz band
+    band = sps.sosfiltfilt(_butter(fs, "bandpass", (0.5, min(40.0, fs / 2.5))), x)
+    qrs_amp = float(np.subtract(*np.percentile(band, [99.5, 0.5])))
+    if fs > 90:
+        hf = sps.sosfiltfilt(_butter(fs, "highpass", min(40.0, fs / 2.5)), x)
+        # median of 1-s RMS windows: bursts of noise do not condemn a lead
+        win = int(fs)
+        n = hf.size // win
+        if n >= 1:
+            rms = np.sqrt(np.mean(hf[: n * win].reshape(n, win) ** 2, axis=1))
+            q.noise_ratio = float(np.median(rms) / max(qrs_amp, 1e-6))
+        if q.noise_ratio > NOISE_RATIO_BAD:
+            q.usable = False
+            q.problems.append(f"severe high-frequency noise (noise/QRS ratio {q.noise_ratio:.2f})")
+        elif q.noise_ratio > NOISE_RATIO_LIMITED:
+            q.problems.append(f"high-frequency noise (noise/QRS ratio {q.noise_ratio:.2f})")
+    low = sps.sosfiltfilt(_butter(fs, "lowpass", 0.5), x)
+    q.wander_mv = float(np.subtract(*np.percentile(low, [99, 1])))
+    if q.wander_mv > WANDER_MV_LIMITED:
+        q.problems.append(f"baseline wander ({q.wander_mv:.1f} mV drift)")
+    if qrs_amp < 0.1:
+        q.problems.append(f"very low amplitude ({qrs_amp * 1000:.0f} µV)")
+    q.score = (qrs_amp / (1e-3 + qrs_amp * q.noise_ratio)) * (0.3 if q.problems else 1.0) * (1.0 if q.usable else 0.0)
+    return q
+
+
+def assess_record(record: ECGRecord) -> RecordQuality:
+    leads = {n: assess_lead(n, record.signals[i], record.fs) for i, n in enumerate(record.lead_names)}
+    # a derived lead inherits the problems of I and II; judge the recorded ones
+    recorded = [n for n in record.lead_names if n not in record.derived_leads]
+    usable = [n for n in recorded if leads[n].usable]
+    reasons: list[str] = []
+    for n in recorded:
+        if leads[n].problems:
+            reasons.append(f"lead {n}: {'; '.join(leads[n].problems)}")
+    if not usable:
+        verdict = "non_diagnostic"
+        reasons.insert(0, "no lead carries a usable ECG signal")
+    elif len(usable) < len(recorded) or any(leads[n].problems for n in usable):
+        verdict = "limited"
+    else:
+        verdict = "usable"
+    for n in record.derived_leads:
+        if not (leads.get("I") and leads["I"].usable and leads.get("II") and leads["II"].usable):
+            leads[n].usable = False
+    return RecordQuality(leads=leads, verdict=verdict, reasons=reasons)

@@ -1,0 +1,143 @@
+"""The rule engine: a data table of diagnostic criteria, evaluated on
+measurements.
+
+Why a table: each diagnosis is a list of (measurement, operator,
+threshold, citation) rows that a cardiologist can read and audit without
+reading code, and every statement we emit carries exactly the rows it was
+decided by. Sex- and age-dependent thresholds are rows with several
+thresholds; the engine picks the one for the patient and says when the
+context was missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from experts.core.types import Criterion, GuidelineRef, Measurement, Operator, PatientContext, Source, Statement
+from experts.ecg.codes import snomed
+
+
+@dataclass(frozen=True)
+class Cond:
+    """One row: `measurement` (stable name) `op` threshold.
+
+    `thresholds` maps a population key to a threshold: "any", "female",
+    "male", "male_under_40", "male_40_plus". The most specific key matching
+    the patient wins; when sex or age is missing, the threshold least
+    likely to over-call is used and the criterion says so.
+    """
+
+    measurement: str
+    op: Operator
+    thresholds: dict[str, float]
+    unit: str
+    ref: GuidelineRef | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    key: str
+    label: str
+    category: str
+    all_of: tuple[Cond, ...]
+    any_of: tuple[Cond, ...] = ()
+    requires: tuple[str, ...] = ()  # statements that must be present first
+    excludes: tuple[str, ...] = ()  # statements that pre-empt this one
+    report_absent: bool = False  # say "absent" explicitly (e.g. AF) when evaluated and not met
+    explanation: str = ""
+
+
+def _conservative(op: Operator, values: list[float]) -> float:
+    """The threshold least likely to over-call: the highest for > / >=,
+    the lowest for < / <=."""
+    return max(values) if op in (">", ">=") else min(values)
+
+
+def resolve_threshold(cond: Cond, patient: PatientContext) -> tuple[float, str | None]:
+    """Threshold for this patient, and a note when the context was missing."""
+    th = cond.thresholds
+    specific = [k for k in th if k != "any"]
+    if not specific:
+        return th["any"], None
+    if patient.sex == "male" and patient.age_years is not None:
+        k = "male_under_40" if patient.age_years < 40 else "male_40_plus"
+        if k in th:
+            return th[k], None
+    if patient.sex is not None and patient.sex in th:
+        return th[patient.sex], None
+    if patient.sex == "male":
+        males = [th[k] for k in ("male_under_40", "male_40_plus") if k in th]
+        if males:
+            return _conservative(cond.op, males), "age not given: the threshold least likely to over-call was used"
+    if patient.sex is not None and "any" in th:
+        return th["any"], None
+    return _conservative(cond.op, list(th.values())), "sex not given: the threshold least likely to over-call was used"
+
+
+@dataclass
+class EngineResult:
+    statements: list[Statement] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def evaluate(
+    rules: list[Rule],
+    measurements: dict[str, Measurement],
+    patient: PatientContext,
+    study_id: str,
+    source: Source,
+    only: set[str] | None = None,
+) -> EngineResult:
+    """Evaluate rules in table order (so `requires`/`excludes` may refer to
+    earlier rules). A rule whose measurements are missing is skipped."""
+    out = EngineResult()
+    present: set[str] = set()
+    for rule in rules:
+        if only is not None and rule.key not in only:
+            continue
+        if any(r not in present for r in rule.requires):
+            continue
+        if any(r in present for r in rule.excludes):
+            continue
+        needed = [c.measurement for c in rule.all_of]
+        if any(n not in measurements for n in needed):
+            continue
+        if rule.any_of and not any(c.measurement in measurements for c in rule.any_of):
+            continue
+        criteria: list[Criterion] = []
+        notes: list[str] = []
+
+        def check(c: Cond) -> bool:
+            m = measurements[c.measurement]
+            t, note = resolve_threshold(c, patient)
+            met = Criterion.evaluate(m.value, c.op, t)
+            joined = "; ".join(x for x in (c.note, note) if x) or None
+            criteria.append(
+                Criterion(measurement_id=m.id, operator=c.op, threshold=t, unit=c.unit, met=met, guideline=c.ref, note=joined)
+            )
+            if note:
+                notes.append(note)
+            return met
+
+        all_met = all([check(c) for c in rule.all_of])
+        any_conds = [c for c in rule.any_of if c.measurement in measurements]
+        any_met = True if not rule.any_of else any([check(c) for c in any_conds])
+        met = all_met and any_met
+        if met:
+            present.add(rule.key)
+        elif not rule.report_absent:
+            continue
+        out.statements.append(
+            Statement(
+                id=f"{study_id}.{rule.key}",
+                label=rule.label,
+                code=snomed(rule.key),
+                status="present" if met else "absent",
+                category=rule.category,
+                criteria=criteria,
+                explanation=(rule.explanation + (" (" + "; ".join(sorted(set(notes))) + ")" if notes else "")) or None,
+                source=source,
+            )
+        )
+    return out

@@ -192,6 +192,8 @@ def _nifti(p: Path, name: str, head: bytes) -> DetectedFile | None:
         try:
             with gzip.open(p, "rb") as fh:
                 raw = fh.read(560)
+            if len(raw) < 348:
+                raise EOFError("too short for a NIfTI header")
         except (OSError, EOFError) as exc:
             if name.lower().endswith((".nii.gz", ".nii")):
                 return DetectedFile(path=str(p), display_name=name, kind="unsupported", problem=f"corrupt gzip NIfTI ({exc})")
@@ -200,12 +202,17 @@ def _nifti(p: Path, name: str, head: bytes) -> DetectedFile | None:
     nifti2 = raw[4:8] in (b"n+2\x00", b"ni2\x00")
     if not (nifti1 or nifti2):
         return None
+    import io
+
     import nibabel as nib
 
     try:
-        img = nib.load(str(p))
-        shape = tuple(int(x) for x in img.shape)
-        zooms = tuple(float(z) for z in img.header.get_zooms())
+        # Parse the header from bytes: nib.load needs a .nii/.nii.gz name,
+        # and uploads or PACS exports often have none.
+        header_cls = nib.Nifti2Header if nifti2 else nib.Nifti1Header
+        header = header_cls.from_fileobj(io.BytesIO(raw[: header_cls.sizeof_hdr]), check=True)
+        shape = tuple(int(x) for x in header.get_data_shape())
+        zooms = tuple(float(z) for z in header.get_zooms())
     except Exception as exc:  # nibabel raises many types for broken headers
         return DetectedFile(path=str(p), display_name=name, kind="unsupported", problem=f"corrupt NIfTI header ({exc})")
     return DetectedFile(
@@ -365,6 +372,10 @@ def _wfdb_header(p: Path, name: str) -> DetectedFile:
         return bad(f"corrupt WFDB header ({type(exc).__name__}: {exc})")
     if header.n_sig is None or header.n_sig < 0:
         return bad("corrupt WFDB header: no signal count")
+    body = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")][1:]
+    expected_lines = len(getattr(header, "seg_name", None) or []) or header.n_sig
+    if len(body) < expected_lines:
+        return bad(f"truncated WFDB header: the record line announces {expected_lines} signal/segment lines, found {len(body)}")
     if header.fs is None or not (header.fs > 0) or header.fs > 100_000:
         return bad(f"implausible sampling frequency {header.fs} Hz in WFDB header")
     files: list[str] = []

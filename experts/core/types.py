@@ -143,13 +143,18 @@ class Measurement(_Model):
         return f"{self.value:.{self.decimals}f}"
 
     def with_unit(self) -> str:
-        unit = UNIT_DISPLAY.get(self.unit, self.unit)
-        sep = "" if unit in ("%", "°") else " "
-        return f"{self.formatted()}{sep}{unit}"
+        return format_quantity(self.value, self.unit, self.decimals)
 
 
 # How UCUM units are written in prose. The verifier maps these back.
 UNIT_DISPLAY: dict[str, str] = {"/min": "bpm", "deg": "°", "1": "", "mL/m2": "mL/m²", "g/m2": "g/m²", "m2": "m²"}
+
+
+def format_quantity(value: float, unit: str, decimals: int = 0) -> str:
+    """'72 bpm', '35%', '−30°': how reports write a value with its unit."""
+    shown = UNIT_DISPLAY.get(unit, unit)
+    sep = "" if shown in ("%", "°", "") else " "
+    return f"{value:.{decimals}f}{sep}{shown}"
 
 
 Operator = Literal["<", "<=", ">", ">=", "==", "!="]

@@ -1,0 +1,149 @@
+"""The deterministic composer: grounded by construction.
+
+Why templates: every sentence is assembled from a measurement's own
+formatted value and unit, a statement's own label and criteria, and a
+passage's own citation, with the ids attached. It is the embedded default
+(no GPU, no network) and the fallback when an LLM draft fails verification.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agent.case import InputProblem
+from agent.report import ImpressionItem, ModalitySection, ToolCallRecord
+from experts.core.types import Measurement, Modality, Statement, format_quantity
+from retrieval.types import GuidelinePassage
+
+KEY_MEASUREMENTS: dict[Modality, list[str]] = {
+    Modality.ECG: ["heart_rate", "pr_interval", "qrs_duration", "qt_interval", "qtc_bazett", "qtc_fridericia",
+                   "qtc_framingham", "qrs_axis"],
+    Modality.ECHO: ["lvef", "lv_edv", "lv_esv", "heart_rate"],
+    Modality.CMR: ["lvef", "lv_edv", "lv_esv", "lv_sv", "lv_mass", "rvef", "lv_edv_index", "lv_mass_index"],
+    Modality.KSPACE: ["acceleration", "psnr", "ssim", "lvef_abs_difference"],
+}  # fmt: skip
+MAX_NARRATIVE_MEASUREMENTS = 8
+
+
+@dataclass
+class Draft:
+    narrative: list[str] = field(default_factory=list)
+    impression: list[ImpressionItem] = field(default_factory=list)
+    limitations: list[str] = field(default_factory=list)
+
+
+def _cite(kind: str, ids: list[str]) -> str:
+    return f"[{kind}:{','.join(ids)}]" if ids else ""
+
+
+def _measurement_phrase(m: Measurement) -> str:
+    return f"{m.label} {m.with_unit()} {_cite('M', [m.id])}"
+
+
+def _key_measurements(section: ModalitySection) -> list[Measurement]:
+    order = KEY_MEASUREMENTS.get(section.modality, [])
+    by_name = {m.name: m for m in section.measurements}
+    chosen = [by_name[n] for n in order if n in by_name]
+    flagged = [m for m in section.measurements if m.flag in ("low", "high", "abnormal") and m not in chosen]
+    return (chosen + flagged)[:MAX_NARRATIVE_MEASUREMENTS]
+
+
+def _criteria_phrase(st: Statement, measurements: dict[str, Measurement]) -> tuple[str, list[str]]:
+    """'QTc 478 ms > 460 ms' parts for the criteria that were met."""
+    parts, ids = [], []
+    for c in st.criteria:
+        m = measurements.get(c.measurement_id)
+        if m is None or not c.met:
+            continue
+        parts.append(f"{m.label} {m.with_unit()} {c.operator} {format_quantity(c.threshold, c.unit, m.decimals)}")
+        ids.append(m.id)
+    return "; ".join(parts), ids
+
+
+def compose(
+    sections: list[ModalitySection],
+    passages_for: dict[str, list[GuidelinePassage]],
+    supplied: set[Modality],
+    problems: list[InputProblem],
+    failed_calls: list[ToolCallRecord],
+    unavailable: list[str],
+) -> Draft:
+    """Build narrative, impression and limitations from structured results.
+
+    `passages_for` maps a statement or measurement id to the guideline
+    passages retrieved for it.
+    """
+    draft = Draft()
+    measurements = {m.id: m for s in sections for m in s.measurements}
+
+    for section in sections:
+        head = f"{section.modality.display} ({section.study_id}): quality {section.quality.verdict.replace('_', '-')}."
+        keys = _key_measurements(section)
+        body = ""
+        if keys and section.quality.verdict != "non_diagnostic":
+            body = " Measured: " + ", ".join(_measurement_phrase(m) for m in keys) + "."
+        draft.narrative.append(head + body)
+
+        present = [st for st in section.statements if st.status == "present"]
+        for st in present:
+            crit, ids = _criteria_phrase(st, measurements)
+            text = st.label + (f" ({crit})" if crit else "") + "."
+            draft.impression.append(
+                ImpressionItem(text=text, statement_ids=[st.id], measurement_ids=ids, kind="finding")
+            )
+            for p in passages_for.get(st.id, []):
+                draft.impression.append(
+                    ImpressionItem(
+                        text=f"Guideline context for {st.label.lower()}: {p.citation()}.",
+                        statement_ids=[st.id],
+                        passage_ids=[p.id],
+                        kind="recommendation",
+                    )
+                )
+        covered = {mid for st in present for c in st.criteria for mid in [c.measurement_id]}
+        for m in section.measurements:
+            if m.flag in ("low", "high", "abnormal") and m.id not in covered:
+                rr = m.reference_range
+                ref = ""
+                if rr and (rr.low is not None or rr.high is not None):
+                    lo = f"{rr.low:g}" if rr.low is not None else ""
+                    hi = f"{rr.high:g}" if rr.high is not None else ""
+                    ref = f"; reference {lo}–{hi} {rr.unit}".replace(" /min", " bpm")
+                draft.impression.append(
+                    ImpressionItem(
+                        text=f"{m.label} {m.with_unit()} is {m.flag}{ref}.",
+                        measurement_ids=[m.id],
+                        kind="measurement",
+                    )
+                )
+        if section.quality.verdict == "non_diagnostic":
+            draft.limitations.append(
+                f"{section.modality.display} ({section.study_id}) is non-diagnostic: "
+                + ("; ".join(section.quality.reasons) or "quality too low")
+                + ". No findings are reported from it."
+            )
+        elif section.quality.verdict == "limited":
+            draft.limitations.append(
+                f"{section.modality.display} ({section.study_id}) has limited quality: " + "; ".join(section.quality.reasons) + "."
+            )
+        for w in section.warnings:
+            draft.limitations.append(f"{section.modality.display} ({section.study_id}): {w}")
+
+    if sections and not any(i.kind in ("finding", "measurement") for i in draft.impression):
+        if all(s.quality.verdict != "non_diagnostic" for s in sections):
+            draft.impression.append(
+                ImpressionItem(text="The automated analysis identified no abnormal finding.", kind="note")
+            )
+
+    names = sorted({m.display for m in supplied})
+    if names:
+        draft.limitations.append(
+            f"Supplied: {', '.join(names)}. The report covers only the supplied studies."
+        )
+    for call in failed_calls:
+        draft.limitations.append(f"Tool {call.tool} failed on {call.study_id}: {call.error}")
+    for what in unavailable:
+        draft.limitations.append(what)
+    for p in problems:
+        draft.limitations.append(f"Input not used — {p.line()}")
+    return draft

@@ -1,0 +1,462 @@
+"""The LangGraph graph: intake → plan → experts (fan-out) → retrieve →
+compose → verify → render.
+
+Why LangGraph: a case is a thread with a checkpoint after every node (a
+crash resumes where it stopped, a follow-up question reopens the thread),
+expert calls fan out in parallel with `Send`, and progress streams node by
+node to the CLI and UI. State holds plain JSON-able dicts so any
+checkpointer can store it; the typed models are rebuilt at each node.
+"""
+
+from __future__ import annotations
+
+import operator
+import time
+import traceback
+from pathlib import Path
+from typing import Annotated, Any, Callable, TypedDict
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Send
+
+from agent.backends import get_backend
+from agent.backends.base import Backend, ComposeInput, PlannedCall
+from agent.case import CaseInput, InputProblem, sanitise_text
+from agent.compose import compose as rules_compose
+from agent.intake.group import IntakeResult, intake
+from agent.notes import reported_history
+from agent.report import (
+    GroundingSummary,
+    ImpressionItem,
+    ModalitySection,
+    Provenance,
+    Report,
+    StudySummary,
+    ToolCallRecord,
+    ToolProvenance,
+)
+from agent.verifier import CaseEvidence, verify_draft
+from experts.core.errors import InputError, ToolUnavailable
+from experts.core.tool import ExpertTool, ToolRequest
+from experts.core.types import ExpertResult, Modality, StudyInput
+from experts.registry import NoToolForModality, load_tool, tool_for_name
+from retrieval.types import GuidelinePassage
+
+MAX_DERIVED_ROUNDS = 2
+MAX_COMPOSE_ATTEMPTS = 2
+
+
+def _merge(a: dict, b: dict) -> dict:
+    return {**a, **b}
+
+
+class CaseState(TypedDict, total=False):
+    case: dict
+    intake: dict
+    abort: list[dict]
+    plan_log: list[str]
+    plan_calls: list[dict]
+    calls: Annotated[list[dict], operator.add]
+    results: Annotated[list[dict], operator.add]
+    analysed: Annotated[list[str], operator.add]
+    unavailable: Annotated[list[str], operator.add]
+    derived_round: int
+    passages: list[dict]
+    passages_for: dict
+    retrieval_note: str | None
+    draft: dict
+    compose_attempts: int
+    feedback: list[str]
+    grounding: dict
+    report: dict
+    outputs: dict
+    timings: Annotated[dict, _merge]
+
+
+def _cfg(config: RunnableConfig) -> dict:
+    return config.get("configurable", {}) if config else {}
+
+
+def _backend(config: RunnableConfig) -> Backend:
+    cfg = _cfg(config)
+    backend = cfg.get("backend")
+    if isinstance(backend, Backend):
+        return backend
+    return get_backend(backend)
+
+
+def _emit(event: dict) -> None:
+    try:
+        get_stream_writer()(event)
+    except Exception:  # no stream consumer (e.g. invoke without streaming)
+        pass
+
+
+def _timed(name: str, fn: Callable[[CaseState, RunnableConfig], dict]) -> Callable[[CaseState, RunnableConfig], dict]:
+    def wrapper(state: CaseState, config: RunnableConfig) -> dict:
+        _emit({"event": "node_start", "node": name})
+        t0 = time.perf_counter()
+        out = fn(state, config) or {}
+        dt = round(time.perf_counter() - t0, 4)
+        timings = {name: round(dt + state.get("timings", {}).get(name, 0.0), 4)} if name != "run_expert" else {}
+        out = {**out, "timings": {**out.get("timings", {}), **timings}}
+        _emit({"event": "node_end", "node": name, "seconds": dt})
+        return out
+
+    wrapper.__name__ = name
+    return wrapper
+
+
+# --- nodes -----------------------------------------------------------------
+
+
+def node_intake(state: CaseState, config: RunnableConfig) -> dict:
+    case = CaseInput.model_validate(state["case"])
+    result = intake(case.paths, case.display_names)
+    for note in result.notes:  # note files supplied among the inputs join the context
+        text = Path(note.path).read_text(encoding="utf-8", errors="replace")
+        ctx = case.context
+        if ctx.notes and sanitise_text(text).strip() in ctx.notes:
+            continue  # the same notes were also given with --context
+        ctx.notes = sanitise_text(((ctx.notes + "\n\n") if ctx.notes else "") + text)
+        ctx.notes_source = ctx.notes_source or note.display_name
+    strict = _cfg(config).get("strict", True)
+    abort: list[dict] = []
+    if not result.studies:
+        why = "no analysable study among the inputs"
+        abort = [p.model_dump() for p in result.problems] or [InputProblem(file=", ".join(case.paths[:3]), problem=why).model_dump()]
+    elif strict and result.problems:
+        abort = [p.model_dump() for p in result.problems]
+    _emit({"event": "intake", "studies": [(s.study_id, s.modality.value) for s in result.studies], "problems": len(result.problems)})
+    return {"intake": result.model_dump(mode="json"), "case": case.model_dump(mode="json"), "abort": abort}
+
+
+def _tools_by_modality() -> tuple[dict[Modality, ExpertTool], list[str]]:
+    tools: dict[Modality, ExpertTool] = {}
+    missing: list[str] = []
+    for modality in Modality:
+        try:
+            tools[modality] = load_tool(modality)
+        except NoToolForModality as exc:
+            missing.append(str(exc))
+    return tools, missing
+
+
+def _complete_plan(planned: list[PlannedCall], studies: list[StudyInput], tools: dict[Modality, ExpertTool]) -> tuple[list[PlannedCall], list[str]]:
+    """Drop calls to unknown tools/studies; add a required call for every
+    supplied study the plan left out (an LLM may not ignore a modality)."""
+    ids = {s.study_id: s for s in studies}
+    log: list[str] = []
+    valid: list[PlannedCall] = []
+    for call in planned:
+        study = ids.get(call.study_id)
+        tool = tools.get(study.modality) if study else None
+        if study is None or tool is None or tool.name != call.tool:
+            log.append(f"dropped invalid call {call.tool}({call.study_id})")
+            continue
+        valid.append(call)
+        log.append(f"{call.requested_by}: {call.tool}({call.study_id}){' — ' + call.reason if call.reason else ''}")
+    covered = {c.study_id for c in valid}
+    for s in studies:
+        if s.study_id not in covered and s.modality in tools:
+            valid.append(PlannedCall(tool=tools[s.modality].name, study_id=s.study_id, requested_by="required", reason="supplied study not in plan"))
+            log.append(f"required: {tools[s.modality].name}({s.study_id}) — supplied study not in plan")
+    return valid, log
+
+
+def node_plan(state: CaseState, config: RunnableConfig) -> dict:
+    ir = IntakeResult.model_validate(state["intake"])
+    case = CaseInput.model_validate(state["case"])
+    tools, _missing = _tools_by_modality()
+    backend = _backend(config)
+    planned = backend.plan(ir.studies, tools, case.context)
+    calls, log = _complete_plan(planned, ir.studies, tools)
+    unavailable = [
+        f"No {s.modality.display} expert is available in this build; {s.study_id} was not analysed."
+        for s in ir.studies
+        if s.modality not in tools
+    ]
+    return {"plan_log": log, "unavailable": unavailable, "derived_round": 0, "plan_calls": [c.__dict__ for c in calls]}
+
+
+def _dispatch(calls: list[dict], studies: list[StudyInput], state: CaseState) -> list[Send]:
+    by_id = {s.study_id: s for s in studies}
+    case = state["case"]
+    return [
+        Send("run_expert", {"call": c, "study": by_id[c["study_id"]].model_dump(mode="json"), "case": case})
+        for c in calls
+        if c["study_id"] in by_id
+    ]
+
+
+def route_after_plan(state: CaseState) -> list[Send] | str:
+    studies = IntakeResult.model_validate(state["intake"]).studies
+    sends = _dispatch(state.get("plan_calls", []), studies, state)
+    return sends or "collect"
+
+
+def node_run_expert(payload: dict, config: RunnableConfig) -> dict:
+    """Run one tool on one study. Errors become records, never crashes:
+    the case goes on with the other studies."""
+    call = payload["call"]
+    study = StudyInput.model_validate(payload["study"])
+    case = CaseInput.model_validate(payload["case"])
+    out_dir = Path(_cfg(config).get("out_dir") or ".") / "artifacts" / study.study_id
+    _emit({"event": "tool_start", "tool": call["tool"], "study_id": study.study_id})
+    t0 = time.perf_counter()
+    record = ToolCallRecord(tool=call["tool"], study_id=study.study_id, options=call.get("options") or {}, ok=False,
+                            requested_by=call.get("requested_by", "planner"))  # fmt: skip
+    results: list[dict] = []
+    try:
+        tool = tool_for_name(call["tool"])
+        request = ToolRequest(study=study, patient=case.context.patient, output_dir=str(out_dir), options=call.get("options") or {})
+        result = tool.run(request)
+        results.append(result.model_dump(mode="json"))
+        record.ok = True
+    except (InputError, ToolUnavailable) as exc:
+        record.error = str(exc)
+    except Exception as exc:  # a bug in a tool must not take the case down
+        record.error = f"internal error in {call['tool']}: {type(exc).__name__}: {exc}"
+        if _cfg(config).get("debug"):
+            traceback.print_exc()
+    record.runtime_s = round(time.perf_counter() - t0, 4)
+    _emit({"event": "tool_end", "tool": call["tool"], "study_id": study.study_id, "ok": record.ok, "error": record.error,
+           "seconds": record.runtime_s})  # fmt: skip
+    return {"calls": [record.model_dump(mode="json")], "results": results, "analysed": [study.study_id]}
+
+
+def node_collect(state: CaseState, config: RunnableConfig) -> dict:
+    return {"derived_round": state.get("derived_round", 0) + 1}
+
+
+def _derived_pending(state: CaseState) -> list[StudyInput]:
+    done = set(state.get("analysed", []))
+    pending = []
+    for r in state.get("results", []):
+        for d in r.get("derived_studies", []):
+            s = StudyInput.model_validate(d)
+            if s.study_id not in done:
+                pending.append(s)
+    return pending
+
+
+def route_after_collect(state: CaseState) -> list[Send] | str:
+    """Studies a tool derived (e.g. CMR reconstructed from k-space) go to
+    their own expert, for a bounded number of rounds."""
+    pending = _derived_pending(state)
+    if not pending or state.get("derived_round", 0) > MAX_DERIVED_ROUNDS:
+        return "retrieve"
+    tools, _ = _tools_by_modality()
+    calls = [
+        {"tool": tools[s.modality].name, "study_id": s.study_id, "options": {}, "requested_by": "required"}
+        for s in pending
+        if s.modality in tools
+    ]
+    return _dispatch(calls, pending, state) or "retrieve"
+
+
+def _sections(state: CaseState) -> list[ModalitySection]:
+    results = [ExpertResult.model_validate(r) for r in state.get("results", [])]
+    return [ModalitySection.from_result(r) for r in results]
+
+
+def _supplied(state: CaseState) -> set[Modality]:
+    ir = IntakeResult.model_validate(state["intake"])
+    supplied = {s.modality for s in ir.studies}
+    for r in state.get("results", []):
+        for d in r.get("derived_studies", []):
+            supplied.add(Modality(d["modality"]))
+    return supplied
+
+
+def _findings(sections: list[ModalitySection]) -> list[tuple[str, dict]]:
+    out = []
+    for s in sections:
+        for st in s.statements:
+            if st.status == "present":
+                out.append((st.id, {"kind": "statement", "name": st.id.split(".")[-1], "label": st.label, "status": st.status,
+                                    "modality": s.modality.value}))  # fmt: skip
+        for m in s.measurements:
+            if m.flag in ("low", "high", "abnormal"):
+                out.append((m.id, {"kind": "measurement", "name": m.name, "label": m.label, "value": m.value, "unit": m.unit,
+                                   "flag": m.flag, "modality": s.modality.value}))  # fmt: skip
+    return out
+
+
+def node_retrieve(state: CaseState, config: RunnableConfig) -> dict:
+    from retrieval.api import passages_for_findings
+
+    if not _cfg(config).get("retrieval", True):
+        return {"passages": [], "passages_for": {}, "retrieval_note": "guideline retrieval switched off for this run"}
+    sections = _sections(state)
+    modalities = sorted(m.value for m in _supplied(state))
+    passages: dict[str, dict] = {}
+    passages_for: dict[str, list[str]] = {}
+    notes: list[str] = []
+    for finding_id, finding in _findings(sections):
+        try:
+            outcome = passages_for_findings([finding], modalities, k=_cfg(config).get("passages_per_finding", 2))
+        except Exception as exc:  # retrieval must never sink a report
+            notes.append(f"guideline retrieval failed: {type(exc).__name__}: {exc}")
+            break
+        if outcome.note:
+            notes.append(outcome.note)
+        for p in outcome.passages:
+            passages[p.id] = p.model_dump(mode="json")
+            passages_for.setdefault(finding_id, []).append(p.id)
+    note = "; ".join(sorted(set(notes))) or None
+    return {"passages": list(passages.values()), "passages_for": passages_for, "retrieval_note": note}
+
+
+def _compose_input(state: CaseState) -> ComposeInput:
+    ir = IntakeResult.model_validate(state["intake"])
+    case = CaseInput.model_validate(state["case"])
+    passages = {p["id"]: GuidelinePassage.model_validate(p) for p in state.get("passages", [])}
+    return ComposeInput(
+        sections=_sections(state),
+        passages_for={k: [passages[i] for i in v if i in passages] for k, v in state.get("passages_for", {}).items()},
+        supplied=_supplied(state),
+        problems=ir.problems,
+        failed_calls=[ToolCallRecord.model_validate(c) for c in state.get("calls", []) if not c["ok"]],
+        unavailable=list(state.get("unavailable", [])),
+        context=case.context,
+        feedback=list(state.get("feedback", [])),
+    )
+
+
+def node_compose(state: CaseState, config: RunnableConfig) -> dict:
+    inp = _compose_input(state)
+    attempts = state.get("compose_attempts", 0)
+    backend = _backend(config)
+    # Limitations always come from the rules composer: they are facts of
+    # the run (what was supplied, what failed), not prose to be drafted.
+    rules = rules_compose(inp.sections, inp.passages_for, inp.supplied, inp.problems, inp.failed_calls, inp.unavailable)
+    composer = backend.name
+    if attempts >= MAX_COMPOSE_ATTEMPTS:
+        draft, composer = rules, "rules"
+    else:
+        try:
+            draft = backend.compose(inp)
+        except Exception as exc:
+            draft, composer = rules, "rules"
+            inp.feedback.append(f"backend compose failed: {type(exc).__name__}: {exc}")
+    return {
+        "draft": {
+            "narrative": draft.narrative,
+            "impression": [i.model_dump() for i in draft.impression],
+            "limitations": rules.limitations,
+            "composer": composer,
+            "fell_back": attempts >= MAX_COMPOSE_ATTEMPTS or (composer == "rules" and backend.name != "rules"),
+        },
+        "compose_attempts": attempts + 1,
+    }
+
+
+def node_verify(state: CaseState, config: RunnableConfig) -> dict:
+    sections = _sections(state)
+    ev = CaseEvidence.build(
+        [m for s in sections for m in s.measurements],
+        [st for s in sections for st in s.statements],
+        [GuidelinePassage.model_validate(p) for p in state.get("passages", [])],
+        _supplied(state),
+    )
+    d = state["draft"]
+    verified = verify_draft(d["narrative"], [ImpressionItem.model_validate(i) for i in d["impression"]], ev, composer=d["composer"])
+    verified.summary.fell_back = bool(d.get("fell_back"))
+    feedback = [f"{r.text!r}: {r.reason}" for r in verified.summary.removed]
+    return {
+        "grounding": verified.summary.model_dump(mode="json"),
+        "draft": {**d, "narrative": verified.narrative, "impression": [i.model_dump() for i in verified.impression]},
+        "feedback": feedback,
+    }
+
+
+def route_after_verify(state: CaseState) -> str:
+    g = state["grounding"]
+    if g["sentences_removed"] and state["draft"]["composer"] != "rules":
+        return "compose"  # feed the failures back once, then the rules composer takes over
+    return "render"
+
+
+def build_report(state: CaseState, config: RunnableConfig) -> Report:
+    case = CaseInput.model_validate(state["case"])
+    ir = IntakeResult.model_validate(state["intake"])
+    sections = _sections(state)
+    backend = _backend(config)
+    d = state["draft"]
+    passages = [GuidelinePassage.model_validate(p) for p in state.get("passages", [])]
+    cited = {pid for i in d["impression"] for pid in i.get("passage_ids", [])}
+    tools_prov: dict[str, ToolProvenance] = {}
+    for s in sections:
+        for m in s.measurements:
+            key = f"{m.source.tool}@{m.source.version}:{m.source.model}"
+            tools_prov.setdefault(key, ToolProvenance(tool=m.source.tool, version=m.source.version, model=m.source.model,
+                                                      weights_sha256=m.source.weights_sha256))  # fmt: skip
+        tools_prov.setdefault(f"{s.tool}@{s.tool_version}", ToolProvenance(tool=s.tool, version=s.tool_version))
+    studies = list(ir.studies)
+    for r in state.get("results", []):
+        studies.extend(StudyInput.model_validate(x) for x in r.get("derived_studies", []))
+    return Report(
+        report_id=_cfg(config).get("report_id") or f"{case.case_id}-{int(time.time())}",
+        case_id=case.case_id,
+        patient=case.context.patient,
+        reported_history=reported_history(case.context),
+        studies=[StudySummary(study_id=s.study_id, modality=s.modality, files=s.display_names or [Path(f).name for f in s.files],
+                              description=s.description) for s in studies],  # fmt: skip
+        sections=sections,
+        narrative=d["narrative"],
+        impression=[ImpressionItem.model_validate(i) for i in d["impression"]],
+        guidelines=[p for p in passages if p.id in cited],
+        limitations=d["limitations"],
+        rejected_inputs=ir.problems,
+        grounding=GroundingSummary.model_validate(state["grounding"]),
+        provenance=Provenance(
+            backend=backend.name,
+            llm_model=backend.model,
+            tools=list(tools_prov.values()),
+            tool_calls=[ToolCallRecord.model_validate(c) for c in state.get("calls", [])],
+            plan=list(state.get("plan_log", [])),
+            node_timings_s=dict(state.get("timings", {})),
+            retrieval_note=state.get("retrieval_note"),
+            llm_calls=backend.usage.calls,
+            llm_tokens=backend.usage.tokens,
+        ),
+    )
+
+
+def node_render(state: CaseState, config: RunnableConfig) -> dict:
+    from agent.render import write_report
+
+    report = build_report(state, config)
+    out_dir = Path(_cfg(config).get("out_dir") or ".")
+    formats = _cfg(config).get("formats") or ("json", "md", "html")
+    outputs = write_report(report, out_dir, formats)
+    return {"report": report.model_dump(mode="json"), "outputs": {k: str(v) for k, v in outputs.items()}}
+
+
+def route_after_intake(state: CaseState) -> str:
+    return END if state.get("abort") else "plan"
+
+
+def build_graph(checkpointer: Any = None):
+    g = StateGraph(CaseState)
+    g.add_node("intake", _timed("intake", node_intake))
+    g.add_node("plan", _timed("plan", node_plan))
+    g.add_node("run_expert", _timed("run_expert", node_run_expert))
+    g.add_node("collect", _timed("collect", node_collect))
+    g.add_node("retrieve", _timed("retrieve", node_retrieve))
+    g.add_node("compose", _timed("compose", node_compose))
+    g.add_node("verify", _timed("verify", node_verify))
+    g.add_node("render", _timed("render", node_render))
+    g.add_edge(START, "intake")
+    g.add_conditional_edges("intake", route_after_intake, ["plan", END])
+    g.add_conditional_edges("plan", route_after_plan, ["run_expert", "collect"])
+    g.add_edge("run_expert", "collect")
+    g.add_conditional_edges("collect", route_after_collect, ["run_expert", "retrieve"])
+    g.add_edge("retrieve", "compose")
+    g.add_edge("compose", "verify")
+    g.add_conditional_edges("verify", route_after_verify, ["compose", "render"])
+    g.add_edge("render", END)
+    return g.compile(checkpointer=checkpointer)

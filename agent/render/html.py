@@ -1,0 +1,175 @@
+"""A self-contained HTML report a clinician can open from disk or email.
+
+Why self-contained: no CDN, no external CSS or images (plots are embedded
+as data URIs), so it renders offline and inside locked-down hospital
+browsers. Citation markers in prose become links to the table row of the
+measurement, the finding or the guideline passage they name.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from pathlib import Path
+
+from agent.render.markdown import evidence_text, reference_text
+from agent.report import Report
+
+CSS = """
+body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:0;color:#1b1f24;background:#f6f7f9}
+main{max-width:1100px;margin:0 auto;padding:24px}
+h1{font-size:1.5rem;margin:0 0 4px} h2{font-size:1.15rem;margin:28px 0 8px;border-bottom:2px solid #d0d7de;padding-bottom:4px}
+.meta{color:#57606a;font-size:.9rem}
+.disclaimer{background:#fff8c5;border:1px solid #d4a72c;padding:10px 14px;border-radius:6px;margin:14px 0}
+.status{display:inline-block;padding:2px 8px;border-radius:10px;font-weight:600;font-size:.8rem}
+.status.preliminary{background:#ddf4ff;color:#0969da}.status.final{background:#dafbe1;color:#1a7f37}.status.amended{background:#fbefff;color:#8250df}
+table{border-collapse:collapse;width:100%;background:#fff;font-size:.88rem;margin:6px 0 12px}
+th,td{border:1px solid #d0d7de;padding:5px 8px;text-align:left;vertical-align:top} th{background:#eef1f4}
+td.value{font-weight:600;white-space:nowrap}
+.flag-high,.flag-low,.flag-abnormal{color:#cf222e;font-weight:700}.flag-normal{color:#1a7f37}
+.q-usable{color:#1a7f37}.q-limited{color:#9a6700}.q-non_diagnostic{color:#cf222e}
+ul.impression li{margin:4px 0} .refs{color:#57606a;font-size:.8rem}
+a.cite{font-size:.75rem;vertical-align:super;text-decoration:none;margin-left:2px}
+tr:target{background:#fff8c5}
+figure{margin:10px 0;background:#fff;border:1px solid #d0d7de;padding:8px;border-radius:6px}
+figure img{max-width:100%} figcaption{font-size:.85rem;color:#57606a}
+pre.notes{background:#fff;border:1px solid #d0d7de;padding:10px;white-space:pre-wrap}
+details{margin:4px 0} code{font-size:.8rem}
+"""
+
+_CITE = re.compile(r"\s*\[(M|S|G):([^\]]+)\]")
+_ANCHOR = {"M": "m", "S": "s", "G": "g"}
+
+
+def _anchor(kind: str, ident: str) -> str:
+    return f"{_ANCHOR[kind]}-" + re.sub(r"[^A-Za-z0-9_-]", "_", ident)
+
+
+def _linkify(text: str) -> str:
+    """Escape prose and turn [M:id] markers into superscript links."""
+    out, pos = [], 0
+    for m in _CITE.finditer(text):
+        out.append(html.escape(text[pos : m.start()]))
+        for ident in m.group(2).split(","):
+            ident = ident.strip()
+            out.append(f'<a class="cite" href="#{_anchor(m.group(1), ident)}" title="{html.escape(ident)}">[{m.group(1)}]</a>')
+        pos = m.end()
+    out.append(html.escape(text[pos:]))
+    return "".join(out)
+
+
+def _img(path: str) -> str | None:
+    p = Path(path)
+    if not p.is_file() or p.stat().st_size > 8 * 2**20:
+        return None
+    return "data:image/png;base64," + base64.b64encode(p.read_bytes()).decode("ascii")
+
+
+def render_html(report: Report, out_dir: Path | None = None) -> str:
+    e = html.escape
+    h: list[str] = []
+    a = h.append
+    a(f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>CardioAgent report {e(report.case_id)}</title>")
+    a(f"<meta name='viewport' content='width=device-width,initial-scale=1'><style>{CSS}</style></head><body><main>")
+    a(f"<h1>CardioAgent report — case {e(report.case_id)}</h1>")
+    a(f"<div class='meta'><span class='status {report.status}'>{report.status.upper()}</span> · report {e(report.report_id)} · "
+      f"created {report.created_at:%Y-%m-%d %H:%M} UTC</div>")  # fmt: skip
+    a(f"<div class='disclaimer' role='note'><strong>Decision support.</strong> {e(report.disclaimer)}</div>")
+    p = report.patient
+    demo = [f"age {p.age_years:g} y" if p.age_years is not None else None, p.sex,
+            f"height {p.height_cm:g} cm" if p.height_cm else None, f"weight {p.weight_kg:g} kg" if p.weight_kg else None]  # fmt: skip
+    a(f"<p><strong>Patient (as supplied):</strong> {e(', '.join(x for x in demo if x) or 'not given')}</p>")
+
+    a("<h2>Impression</h2><ul class='impression' id='impression'>")
+    for item in report.impression:
+        refs = [f"<a href='#{_anchor('S', i)}'>{e(i)}</a>" for i in item.statement_ids]
+        refs += [f"<a href='#{_anchor('M', i)}'>{e(i)}</a>" for i in item.measurement_ids]
+        refs += [f"<a href='#{_anchor('G', i)}'>{e(i)}</a>" for i in item.passage_ids]
+        a(f"<li class='{item.kind}'>{_linkify(item.text)}" + (f" <span class='refs'>({', '.join(refs)})</span>" if refs else "") + "</li>")
+    if not report.impression:
+        a("<li>No impression item passed verification.</li>")
+    a("</ul>")
+    if report.narrative:
+        a("<h2>Summary</h2>")
+        for para in report.narrative:
+            a(f"<p>{_linkify(para)}</p>")
+
+    for s in report.sections:
+        a(f"<h2 id='study-{e(s.study_id)}'>{e(s.modality.display)} — {e(s.study_id)}</h2>")
+        a(f"<p class='meta'>Files: {e(', '.join(s.files))} · tool {e(s.tool)} {e(s.tool_version)} · quality "
+          f"<strong class='q-{s.quality.verdict}'>{e(s.quality.verdict.replace('_', '-'))}</strong>"
+          + (f" — {e('; '.join(s.quality.reasons))}" if s.quality.reasons else "") + "</p>")  # fmt: skip
+        if s.measurements:
+            a("<table class='measurements'><thead><tr><th>Measurement</th><th>Value</th><th>Flag</th><th>Reference</th>"
+              "<th>Method</th><th>Evidence</th><th>Source</th></tr></thead><tbody>")  # fmt: skip
+            for m in s.measurements:
+                code = f"<br><code>{e(m.code.system.split('/')[-1])} {e(m.code.code)}</code>" if m.code else ""
+                ref_src = f"<br><span class='refs'>{e(m.reference_range.source.short())}</span>" if m.reference_range and m.reference_range.source else ""
+                a(f"<tr id='{_anchor('M', m.id)}'><td>{e(m.label)}{code}</td><td class='value'>{e(m.with_unit())}</td>"
+                  f"<td class='flag-{m.flag or 'none'}'>{e(m.flag or '')}</td><td>{e(reference_text(m))}{ref_src}</td><td>{e(m.method)}</td>"
+                  f"<td>{e(evidence_text(m))}</td><td>{e(m.source.tool)} {e(m.source.version)}<br><code>{e(m.id)}</code></td></tr>")  # fmt: skip
+            a("</tbody></table>")
+        if s.statements:
+            a("<table class='statements'><thead><tr><th>Finding</th><th>Status</th><th>Criteria (value, threshold, guideline)</th></tr></thead><tbody>")
+            for st in s.statements:
+                crit = "".join(
+                    f"<li><a href='#{_anchor('M', c.measurement_id)}'>{e(c.measurement_id.split('.')[-1])}</a> {e(c.operator)} "
+                    f"{c.threshold:g} {e(c.unit)} — {'met' if c.met else 'not met'}"
+                    + (f" <span class='refs'>({e(c.guideline.short())})</span>" if c.guideline else "") + "</li>"
+                    for c in st.criteria
+                )  # fmt: skip
+                expl = f"<br><span class='refs'>{e(st.explanation)}</span>" if st.explanation else ""
+                a(f"<tr id='{_anchor('S', st.id)}'><td>{e(st.label)}{expl}</td><td>{e(st.status)}</td><td><ul>{crit}</ul></td></tr>")
+            a("</tbody></table>")
+        for art in s.artifacts:
+            if art.media_type == "image/png":
+                src = _img(art.path)
+                if src:
+                    a(f"<figure><img alt='{e(art.title)}' src='{src}'><figcaption>{e(art.title)}</figcaption></figure>")
+        if s.warnings:
+            a("<ul>" + "".join(f"<li>{e(w)}</li>" for w in s.warnings) + "</ul>")
+
+    if report.guidelines:
+        a("<h2>Guideline passages cited</h2>")
+        for g in report.guidelines:
+            a(f"<details id='{_anchor('G', g.id)}'><summary>{e(g.citation())}</summary><p>{e(g.text)}</p>"
+              f"<p class='refs'>Paraphrased statement {e(g.id)} ({e(g.collection)})</p></details>")  # fmt: skip
+
+    rh = report.reported_history
+    if rh.indication or rh.notes_excerpt:
+        a("<h2>Reported history (as supplied, not verified)</h2>")
+        if rh.indication:
+            a(f"<p>Indication: {e(rh.indication)}</p>")
+        if rh.notes_excerpt:
+            a(f"<pre class='notes'>{e(rh.notes_excerpt)}</pre>")
+        if rh.flagged_instructions:
+            a("<p>Text in the notes that reads like instructions to the system was ignored:</p><ul>")
+            a("".join(f"<li>“{e(f)}”</li>" for f in rh.flagged_instructions) + "</ul>")
+
+    a("<h2>Limitations</h2><ul>" + "".join(f"<li>{e(x)}</li>" for x in report.limitations) + "</ul>")
+    g = report.grounding
+    a("<h2>Grounding</h2>")
+    a(f"<p>Composer: {e(g.composer)}{' (fallback after failed LLM drafts)' if g.fell_back else ''}. Sentences checked {g.sentences_checked}, "
+      f"kept {g.sentences_kept}, removed {g.sentences_removed}; numbers traced {g.numbers_traced} of {g.numbers_checked}.</p>")  # fmt: skip
+    if g.removed:
+        a("<ul>" + "".join(f"<li>removed ({e(r.where)}): “{e(r.text)}” — {e(r.reason)}</li>" for r in g.removed) + "</ul>")
+    pv = report.provenance
+    a("<h2>Provenance</h2><ul>")
+    a(f"<li>{e(pv.app)} {e(pv.app_version)}, schema {e(pv.schema_version)}, backend {e(pv.backend)}{(' (' + e(pv.llm_model) + ')') if pv.llm_model else ''}</li>")
+    for t in pv.tools:
+        a(f"<li>tool {e(t.tool)} {e(t.version)}{(', model ' + e(t.model)) if t.model else ''}"
+          f"{(', weights sha256 ' + e(t.weights_sha256[:16]) + '…') if t.weights_sha256 else ''}</li>")  # fmt: skip
+    for step in pv.plan:
+        a(f"<li>plan: {e(step)}</li>")
+    for c in pv.tool_calls:
+        a(f"<li>call {e(c.tool)}({e(c.study_id)}) {'ok' if c.ok else 'FAILED: ' + e(c.error or '')} in {c.runtime_s:.2f} s</li>")
+    if pv.retrieval_note:
+        a(f"<li>retrieval: {e(pv.retrieval_note)}</li>")
+    for so in report.signoffs:
+        a(f"<li>{e(so.action)} by {e(so.clinician)} at {so.signed_at:%Y-%m-%d %H:%M} UTC{(': ' + e(so.comment)) if so.comment else ''}</li>")
+    a("</ul>")
+    if report.rejected_inputs:
+        a("<h2>Inputs not used</h2><ul>" + "".join(f"<li>{e(p.line())}</li>" for p in report.rejected_inputs) + "</ul>")
+    a("</main></body></html>")
+    return "\n".join(h)

@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-.venv/bin/cardioagent analyze examples/ecg/ludb-1 --context examples/ecg/ludb-1/context.txt --out out/demo "$@"
+.venv/bin/cardioagent analyze examples/ecg/ludb-1 --age 51 --sex F --out out/demo "$@"

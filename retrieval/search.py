@@ -1,0 +1,318 @@
+"""Hybrid guideline search: dense (Chroma) + BM25, fused by reciprocal rank.
+
+Why reciprocal-rank fusion (RRF): dense cosine and BM25 scores live on
+different scales that shift with every query; ranks do not. RRF adds
+1/(K + rank) from each list, so a statement ranked well by both wins and a
+statement only one method finds still surfaces. K=60 is the usual constant.
+
+`Retriever` holds the loaded corpus, the BM25 index and the Chroma store for
+one process; `get_retriever()` caches it and notices when corpus files
+change. `search_for_findings` is what the agent's retrieve node calls.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from retrieval.bm25 import BM25Index
+from retrieval.corpus_loader import CORPUS_DIR, Corpus, corpus_files, load_corpus
+from retrieval.filters import SearchFilter
+from retrieval.types import GuidelinePassage
+
+Mode = Literal["dense", "bm25", "hybrid"]
+MODES: tuple[str, ...] = ("dense", "bm25", "hybrid")
+RRF_K = 60
+CANDIDATES = 50
+# A user-document chunk joins a case's passages only when it is this close
+# to the query (cosine) or shares query terms (BM25 > 0).
+USER_DOC_MIN_SIMILARITY = 0.35
+
+
+def lexical_text(p: GuidelinePassage) -> str:
+    """What BM25 indexes: the section title and measurement names add the
+    exact words a clinician types ("long QT", "qtc") to the statement."""
+    return " ".join([p.section, p.text, " ".join(m.replace("_", " ") for m in p.measurements)])
+
+
+def rrf_fuse(rankings: Iterable[list[str]], k: int = RRF_K, weights: Iterable[float] | None = None) -> list[tuple[str, float]]:
+    """Reciprocal-rank fusion of ranked id lists (best first)."""
+    rankings = list(rankings)
+    weights = list(weights) if weights is not None else [1.0] * len(rankings)
+    scores: dict[str, float] = {}
+    for ranking, w in zip(rankings, weights, strict=True):
+        for rank, doc_id in enumerate(ranking, start=1):
+            scores[doc_id] = scores.get(doc_id, 0.0) + w / (k + rank)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+@dataclass
+class Hit:
+    id: str
+    score: float
+    collection: str = "guidelines"
+
+
+class Retriever:
+    """Search over the guideline corpus (and, on request, user documents)."""
+
+    def __init__(
+        self,
+        corpus_dir: Path | str = CORPUS_DIR,
+        store: Any = None,
+        progress: bool | None = None,
+        force_rebuild: bool = False,
+        dense: bool = True,
+    ):
+        self.corpus_dir = Path(corpus_dir)
+        self.corpus: Corpus = load_corpus(self.corpus_dir)
+        self.passages = self.corpus.by_id()
+        self.bm25 = BM25Index(list(self.passages), [lexical_text(p) for p in self.passages.values()])
+        self.dense_error: str | None = None
+        self.build_report = None
+        self._store = None
+        self._collection = None
+        self._query_cache: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self._user_index: tuple[int, BM25Index, dict[str, GuidelinePassage]] | None = None
+        if dense:
+            try:
+                from retrieval.store import GuidelineStore
+
+                self._store = store or GuidelineStore()
+                self.build_report = self._store.ensure_guidelines(
+                    list(self.passages.values()), self.corpus.corpus_hash, force=force_rebuild, progress=progress
+                )
+                self._collection = self._store.guidelines()
+            except Exception as exc:  # noqa: BLE001 - degrade to lexical search, say why
+                self.dense_error = f"{type(exc).__name__}: {exc}"
+                self._collection = None
+        else:
+            self.dense_error = "dense search disabled"
+
+    @property
+    def store(self) -> Any:
+        return self._store
+
+    @property
+    def dense_available(self) -> bool:
+        return self._collection is not None
+
+    # -- single retrievers ---------------------------------------------------
+    def embed_query(self, query: str) -> Any:
+        """Query vector, cached (the retrieve node repeats queries across cases)."""
+        with self._lock:
+            vec = self._query_cache.get(query)
+            if vec is not None:
+                self._query_cache.move_to_end(query)
+                return vec
+        vec = self._store.embedder.encode([query])[0]
+        with self._lock:
+            self._query_cache[query] = vec
+            if len(self._query_cache) > 512:
+                self._query_cache.popitem(last=False)
+        return vec
+
+    def dense_search(self, query: str, n: int, filters: SearchFilter | None = None) -> list[Hit]:
+        if self._collection is None:
+            return []
+        where = filters.chroma_where(self.passages.values()) if filters and not filters.is_empty() else None
+        rows = self._store.query(self._collection, self.embed_query(query), n, where)
+        return [Hit(doc_id, sim) for doc_id, sim, _, _ in rows if doc_id in self.passages]
+
+    def bm25_search(self, query: str, n: int, filters: SearchFilter | None = None) -> list[Hit]:
+        allowed = None
+        if filters and not filters.is_empty():
+            allowed = [pid for pid, p in self.passages.items() if filters.matches(p)]
+        return [Hit(doc_id, score) for doc_id, score in self.bm25.search(query, n, allowed)]
+
+    def hybrid_search(
+        self, query: str, n: int, filters: SearchFilter | None = None, measurement_names: Iterable[str] = ()
+    ) -> list[Hit]:
+        depth = max(CANDIDATES, n)
+        dense = self.dense_search(query, depth, filters)
+        lexical = self.bm25_search(query, depth, filters)
+        rankings = [[h.id for h in dense], [h.id for h in lexical]]
+        names = {m.lower() for m in measurement_names}
+        if names:
+            # Statements that declare they concern the finding's measurement,
+            # in their fused order: a third vote for the candidates only.
+            fused = rrf_fuse(rankings)
+            rankings.append(
+                [doc_id for doc_id, _ in fused if names & {m.lower() for m in self.passages[doc_id].measurements}]
+            )
+        return [Hit(doc_id, score) for doc_id, score in rrf_fuse(rankings)[:n]]
+
+    # -- public API ----------------------------------------------------------
+    def search_hits(
+        self,
+        query: str,
+        k: int = 5,
+        mode: Mode = "hybrid",
+        filters: SearchFilter | None = None,
+        measurement_names: Iterable[str] = (),
+    ) -> list[Hit]:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if not query.strip() or k <= 0:
+            return []
+        if mode == "dense":
+            if not self.dense_available:
+                raise RuntimeError(f"dense index unavailable ({self.dense_error})")
+            return self.dense_search(query, k, filters)
+        # Hybrid without a dense index (e.g. Chroma server down) degrades to
+        # BM25; `dense_error` says why and search_for_findings reports it.
+        if mode == "bm25" or not self.dense_available:
+            return self.bm25_search(query, k, filters)
+        return self.hybrid_search(query, k, filters, measurement_names)
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        mode: Mode = "hybrid",
+        filters: SearchFilter | None = None,
+        measurement_names: Iterable[str] = (),
+    ) -> list[GuidelinePassage]:
+        """Top-k guideline passages for a free-text query, best first, scored."""
+        hits = self.search_hits(query, k, mode, filters, measurement_names)
+        return [self.passages[h.id].model_copy(update={"score": round(h.score, 6)}) for h in hits]
+
+    # -- user documents -------------------------------------------------------
+    def _user_documents(self) -> tuple[Any, BM25Index, dict[str, GuidelinePassage]] | None:
+        """The user-document collection and a BM25 index over it (rebuilt when
+        its size changes, i.e. after `kb add`)."""
+        if self._store is None:
+            return None
+        col = self._store.user_documents()
+        if col is None:
+            return None
+        count = col.count()
+        if count == 0:
+            return None
+        if self._user_index is None or self._user_index[0] != count:
+            from retrieval.store import passage_from_record
+
+            got = col.get(include=["documents", "metadatas"])
+            passages = {
+                doc_id: passage_from_record(doc_id, doc or "", dict(meta or {}))
+                for doc_id, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            }
+            self._user_index = (count, BM25Index(list(passages), [p.text for p in passages.values()]), passages)
+        return col, self._user_index[1], self._user_index[2]
+
+    def search_user_documents(self, query: str, k: int = 3, min_similarity: float | None = None) -> list[GuidelinePassage]:
+        """User-document chunks for a query, hybrid-ranked. They come back as
+        passages with collection='user_documents': quoted data, never guidance."""
+        found = self._user_documents()
+        if found is None or not query.strip() or k <= 0:
+            return []
+        col, bm25, passages = found
+        dense_rows = self._store.query(col, self.embed_query(query), CANDIDATES)
+        similarity = {doc_id: sim for doc_id, sim, _, _ in dense_rows}
+        lexical = bm25.search(query, CANDIDATES)
+        lexical_ids = {doc_id for doc_id, _ in lexical}
+        fused = rrf_fuse([[r[0] for r in dense_rows], [doc_id for doc_id, _ in lexical]])
+        out = []
+        for doc_id, score in fused:
+            if doc_id not in passages:
+                continue
+            if min_similarity is not None and similarity.get(doc_id, 0.0) < min_similarity and doc_id not in lexical_ids:
+                continue
+            out.append(passages[doc_id].model_copy(update={"score": round(score, 6)}))
+            if len(out) >= k:
+                break
+        return out
+
+
+# -- process-wide retriever -------------------------------------------------
+_RETRIEVERS: dict[tuple, tuple[tuple, Retriever]] = {}
+_RETRIEVER_LOCK = threading.Lock()
+
+
+def _files_signature(corpus_dir: Path) -> tuple:
+    """Cheap change detector (names, sizes, mtimes); the hash decides rebuilds."""
+    out = []
+    for f in corpus_files(corpus_dir):
+        st = f.stat()
+        out.append((f.name, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def get_retriever(corpus_dir: Path | str = CORPUS_DIR, progress: bool | None = None) -> Retriever:
+    """The process's retriever for this corpus and store location; rebuilt
+    when a corpus file changes (a long-running UI picks up corrections)."""
+    from retrieval.store import chroma_location
+
+    d = Path(corpus_dir).resolve()
+    key = (str(d), chroma_location())
+    signature = _files_signature(d)
+    with _RETRIEVER_LOCK:
+        cached = _RETRIEVERS.get(key)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        retriever = Retriever(d, progress=progress)
+        _RETRIEVERS[key] = (signature, retriever)
+        return retriever
+
+
+def clear_retrievers() -> None:
+    """Forget cached retrievers (tests switch CARDIO_HOME between cases)."""
+    with _RETRIEVER_LOCK:
+        _RETRIEVERS.clear()
+
+
+def search_for_findings(
+    findings: list[dict],
+    modalities: list[str],
+    k: int = 3,
+    corpus_dir: Path | str | None = None,
+    include_user_documents: bool = True,
+):
+    """Queries from a case's findings → guideline passages with scores.
+
+    `k` passages per query; a passage found by several queries is listed once
+    with its best score. Local protocols the user added come back as separate
+    passages with collection='user_documents' (at most one per query, only
+    when relevant), never in place of a guideline passage.
+    `modalities` is recorded in the note; the queries come from the findings.
+    """
+    from retrieval.api import RetrievalOutcome
+    from retrieval.corpus_loader import CorpusError
+    from retrieval.queries import queries_from_findings
+
+    queries = queries_from_findings(findings, modalities)
+    if not queries:
+        return RetrievalOutcome(note="no abnormal findings to look up in the guidelines")
+    d = Path(corpus_dir) if corpus_dir is not None else Path(os.environ.get("CARDIO_CORPUS_DIR", CORPUS_DIR))
+    if not corpus_files(d):
+        return RetrievalOutcome(queries=[q.text for q in queries], note=f"guideline corpus not found at {d}")
+    try:
+        retriever = get_retriever(d)
+    except CorpusError as exc:
+        return RetrievalOutcome(queries=[q.text for q in queries], note=f"guideline corpus invalid: {exc.problems[0]}")
+
+    best: dict[str, GuidelinePassage] = {}
+    order: list[str] = []
+    for q in queries:
+        found = retriever.search(q.text, k=k, mode="hybrid", measurement_names=q.measurement_names)
+        if include_user_documents:
+            found += retriever.search_user_documents(q.text, k=1, min_similarity=USER_DOC_MIN_SIMILARITY)
+        for p in found:
+            current = best.get(p.id)
+            if current is None:
+                order.append(p.id)
+                best[p.id] = p
+            elif (p.score or 0) > (current.score or 0):
+                best[p.id] = p
+    passages = [best[i] for i in order]
+    passages.sort(key=lambda p: p.collection != "guidelines")  # guidelines first, stable within
+    note = None
+    if retriever.dense_error:
+        note = f"lexical search only: {retriever.dense_error}"
+    return RetrievalOutcome(passages=passages, queries=[q.text for q in queries], note=note)

@@ -60,6 +60,30 @@ def _criteria_phrase(st: Statement, measurements: dict[str, Measurement]) -> tup
     return "; ".join(parts), ids
 
 
+def relevant_passages(st: Statement, passages: list[GuidelinePassage]) -> list[GuidelinePassage]:
+    """Keep passages that speak of the finding itself.
+
+    Why a gate after retrieval: nearest-neighbour search always returns k
+    passages, and a passage about ivabradine in heart failure is 'near'
+    sinus bradycardia. A passage is shown for a finding only when it names
+    every diagnostic concept of the finding's label (the verifier's
+    lexicon), or — for findings whose label names no such concept — when it
+    concerns one of the finding's measurements.
+    """
+    from agent.verifier import concepts_in, statement_concepts
+
+    wanted = statement_concepts(st)
+    names = {c.measurement_id.split(".")[-1] for c in st.criteria}
+    kept = []
+    for p in passages:
+        have = concepts_in(p.text + " " + p.section)
+        if wanted and wanted <= have:
+            kept.append(p)
+        elif not wanted and names & set(p.measurements):
+            kept.append(p)
+    return kept
+
+
 def compose(
     sections: list[ModalitySection],
     passages_for: dict[str, list[GuidelinePassage]],
@@ -91,7 +115,7 @@ def compose(
             draft.impression.append(
                 ImpressionItem(text=text, statement_ids=[st.id], measurement_ids=ids, kind="finding")
             )
-            for p in passages_for.get(st.id, []):
+            for p in relevant_passages(st, passages_for.get(st.id, [])):
                 draft.impression.append(
                     ImpressionItem(
                         text=f"Guideline context for {st.label.lower()}: {p.citation()}.",

@@ -36,8 +36,8 @@ def merge_context(given: PatientContext, comments: list[str], source_file: str) 
     data = given.model_dump()
     if given.age_years is None and header.age_years is not None:
         data["age_years"] = header.age_years
-        notes.append(f"Age ({header.age_years:g} y) was taken from the header of {source_file}.")
+        notes.append(f"Age ({header.age_years:g} y) was taken from the metadata of {source_file}.")
     if given.sex is None and header.sex is not None:
         data["sex"] = header.sex
-        notes.append(f"Sex ({header.sex}) was taken from the header of {source_file}.")
+        notes.append(f"Sex ({header.sex}) was taken from the metadata of {source_file}.")
     return PatientContext(**data), notes

@@ -1,6 +1,13 @@
 """The LangGraph graph: intake → plan → experts (fan-out) → retrieve →
 compose → verify → render.
 
+With an agentic (LLM) backend, planning is a bounded tool-calling loop:
+plan (model turn 1) → experts → collect → agent_step (results and errors go
+back to the model as tool messages; model turn k) → experts → … until the
+model stops calling tools or `max_plan_steps` turns are used. Calls are
+validated before they run, supplied studies the model ignores are still
+analysed (required calls), and every call is in the report's provenance.
+
 Why LangGraph: a case is a thread with a checkpoint after every node (a
 crash resumes where it stopped, a follow-up question reopens the thread),
 expert calls fan out in parallel with `Send`, and progress streams node by
@@ -23,6 +30,7 @@ from langgraph.types import Send
 
 from agent.backends import get_backend
 from agent.backends.base import Backend, ComposeInput, PlannedCall
+from agent.backends.toolcalls import RejectedCall, digest_text, parse_call, tool_specs
 from agent.case import CaseInput, InputProblem, sanitise_text
 from agent.compose import compose as rules_compose
 from agent.intake.group import IntakeResult, intake
@@ -46,6 +54,7 @@ from retrieval.types import GuidelinePassage
 
 MAX_DERIVED_ROUNDS = 2
 MAX_COMPOSE_ATTEMPTS = 2
+MAX_CALLS_PER_TURN = 8  # a model asking for more in one turn is told to slow down
 
 
 def _merge(a: dict, b: dict) -> dict:
@@ -73,6 +82,18 @@ class CaseState(TypedDict, total=False):
     report: dict
     outputs: dict
     timings: Annotated[dict, _merge]
+    # agentic planning (LLM backends): the conversation is JSON, so it is
+    # checkpointed with the thread like everything else
+    agentic: bool
+    agent_messages: list[dict]
+    agent_step: int
+    agent_done: bool
+    agent_pending: list[dict]
+    agent_seen: dict
+    call_outcomes: Annotated[list[dict], operator.add]
+    llm_errors: Annotated[list[str], operator.add]
+    # follow-up questions on this case (agent.chat), appended turn by turn
+    chat: Annotated[list[dict], operator.add]
 
 
 def _cfg(config: RunnableConfig) -> dict:
@@ -157,7 +178,8 @@ def _complete_plan(planned: list[PlannedCall], studies: list[StudyInput], tools:
             log.append(f"dropped invalid call {call.tool}({call.study_id})")
             continue
         valid.append(call)
-        log.append(f"{call.requested_by}: {call.tool}({call.study_id}){' — ' + call.reason if call.reason else ''}")
+        opts = "".join(f", {k}={v!r}" for k, v in call.options.items())
+        log.append(f"{call.requested_by}: {call.tool}({call.study_id}{opts}){' — ' + call.reason if call.reason else ''}")
     covered = {c.study_id for c in valid}
     for s in studies:
         if s.study_id not in covered and s.modality in tools:
@@ -171,14 +193,127 @@ def node_plan(state: CaseState, config: RunnableConfig) -> dict:
     case = CaseInput.model_validate(state["case"])
     tools, _missing = _tools_by_modality()
     backend = _backend(config)
-    planned = backend.plan(ir.studies, tools, case.context)
-    calls, log = _complete_plan(planned, ir.studies, tools)
     unavailable = [
         f"No {s.modality.display} expert is available in this build; {s.study_id} was not analysed."
         for s in ir.studies
         if s.modality not in tools
     ]
+    if backend.agentic:
+        from agent.backends.prompts import planning_messages
+
+        messages = planning_messages(ir.studies, ir.problems, unavailable, case.context)
+        turn = _agent_turn(backend, messages, ir.studies, tools, step=1, ran=[])
+        calls, log = _complete_plan(turn.pop("accepted"), ir.studies, tools)
+        log = turn.pop("log") + log
+        return {**turn, "plan_log": log, "plan_calls": [c.__dict__ for c in calls], "agentic": True,
+                "agent_seen": {"results": 0, "calls": 0}, "unavailable": unavailable, "derived_round": 0}  # fmt: skip
+    planned = backend.plan(ir.studies, tools, case.context)
+    calls, log = _complete_plan(planned, ir.studies, tools)
     return {"plan_log": log, "unavailable": unavailable, "derived_round": 0, "plan_calls": [c.__dict__ for c in calls]}
+
+
+def _agent_turn(backend: Backend, messages: list[dict], studies: list[StudyInput], tools: dict[Modality, ExpertTool], step: int,
+                ran: list[dict]) -> dict:  # fmt: skip
+    """One model turn: ask, validate each call, keep the rejections to
+    answer them as tool errors next turn. A model that cannot be reached
+    ends the loop; the required calls still run."""
+    specs = tool_specs(tools, studies)
+    log: list[str] = []
+    try:
+        turn = backend.plan_turn(messages, specs)
+    except Exception as exc:
+        why = f"{type(exc).__name__}: {exc}"
+        return {"accepted": [], "log": [f"llm: planning turn {step} failed ({why}); planning continues without the model"],
+                "llm_errors": [f"The language model could not plan (turn {step}): {exc}. Required analyses ran without it."],
+                "agent_messages": messages, "agent_step": step, "agent_done": True, "agent_pending": []}  # fmt: skip
+    _emit({"event": "llm_turn", "node": "plan", "turn": step, "tool_calls": len(turn.tool_calls)})
+    accepted: list[PlannedCall] = []
+    pending: list[dict] = []
+    this_turn: set[str] = set()
+    done_before = {(r["study_id"], repr(sorted((r.get("options") or {}).items()))) for r in ran if r.get("ok")}
+    for i, req in enumerate(turn.tool_calls):
+        try:
+            if i >= MAX_CALLS_PER_TURN:
+                raise RejectedCall(f"at most {MAX_CALLS_PER_TURN} calls per turn")
+            call = parse_call(req, tools, studies, specs)
+            if call.study_id in this_turn:
+                raise RejectedCall(f"{call.study_id} is already being analysed in this turn; one call per study per turn")
+            if (call.study_id, repr(sorted(call.options.items()))) in done_before:
+                raise RejectedCall(f"{call.study_id} was already analysed with these options; use the result above")
+            this_turn.add(call.study_id)
+            accepted.append(call)
+            pending.append({"call_id": req.id, "tool": call.tool, "study_id": call.study_id})
+        except RejectedCall as exc:
+            pending.append({"call_id": req.id, "tool": req.name, "error": str(exc)})
+            log.append(f"llm: rejected {req.name}({req.arguments[:160]}) — {exc}")
+    done = not turn.tool_calls
+    if done:
+        log.append(f"llm: planning finished after {step} turn{'s' if step > 1 else ''}" + (f" — {turn.text[:300]}" if turn.text else ""))
+    return {"accepted": accepted, "log": log, "agent_messages": messages + [turn.message], "agent_step": step,
+            "agent_done": done, "agent_pending": pending}  # fmt: skip
+
+
+def _all_studies(state: CaseState) -> list[StudyInput]:
+    studies = list(IntakeResult.model_validate(state["intake"]).studies)
+    for r in state.get("results", []):
+        studies.extend(StudyInput.model_validate(d) for d in r.get("derived_studies", []))
+    return studies
+
+
+def _tool_messages(state: CaseState) -> list[dict]:
+    """Answer every call of the model's last turn (result digest or error),
+    then tell it what else ran (required calls, derived studies)."""
+    outcomes = {o["call_id"]: o for o in state.get("call_outcomes", [])}
+    seen = state.get("agent_seen") or {"results": 0, "calls": 0}
+    results, calls = state.get("results", []), state.get("calls", [])
+    latest = {r["study_id"]: r for r in results}
+    messages: list[dict] = []
+    asked: set[str] = set()
+    for p in state.get("agent_pending", []):
+        if p.get("error"):
+            content = f"ERROR: {p['error']}"
+        else:
+            asked.add(p["study_id"])
+            o = outcomes.get(p["call_id"])
+            if o is None:
+                content = "ERROR: the call did not run"
+            elif not o["ok"]:
+                content = f"ERROR: {o['error']}"
+            else:
+                content = digest_text(latest[p["study_id"]])
+        messages.append({"role": "tool", "tool_call_id": p["call_id"], "content": content})
+    extra = [digest_text(r) for r in results[seen["results"]:] if r["study_id"] not in asked]
+    extra += [f"ERROR: {c['tool']} on {c['study_id']}: {c['error']}" for c in calls[seen["calls"]:]
+              if not c["ok"] and c["requested_by"] != "llm"]  # fmt: skip
+    if extra:
+        messages.append({"role": "user", "content": "The system also ran these required analyses (studies you did not call, "
+                         "or studies derived by a tool):\n" + "\n".join(extra)})  # fmt: skip
+    return messages
+
+
+def node_agent_step(state: CaseState, config: RunnableConfig) -> dict:
+    backend = _backend(config)
+    tools, _ = _tools_by_modality()
+    messages = list(state.get("agent_messages", [])) + _tool_messages(state)
+    step = state.get("agent_step", 1) + 1
+    seen = {"results": len(state.get("results", [])), "calls": len(state.get("calls", []))}
+    log = list(state.get("plan_log", []))
+    if step > backend.max_plan_steps:
+        log.append(f"llm: step limit reached ({backend.max_plan_steps} turns); planning stopped")
+        return {"agent_messages": messages, "agent_done": True, "agent_pending": [], "agent_seen": seen, "plan_calls": [],
+                "plan_log": log}  # fmt: skip
+    turn = _agent_turn(backend, messages, _all_studies(state), tools, step, state.get("calls", []))
+    calls = turn.pop("accepted")
+    log += turn.pop("log")
+    for c in calls:
+        opts = "".join(f", {k}={v!r}" for k, v in c.options.items())
+        log.append(f"llm (turn {step}): {c.tool}({c.study_id}{opts})")
+    return {**turn, "plan_log": log, "plan_calls": [c.__dict__ for c in calls], "agent_seen": seen}
+
+
+def route_after_agent_step(state: CaseState) -> list[Send] | str:
+    sends = _dispatch(state.get("plan_calls", []), _all_studies(state), state)
+    return sends or "collect"
 
 
 def _dispatch(calls: list[dict], studies: list[StudyInput], state: CaseState) -> list[Send]:
@@ -224,7 +359,10 @@ def node_run_expert(payload: dict, config: RunnableConfig) -> dict:
     record.runtime_s = round(time.perf_counter() - t0, 4)
     _emit({"event": "tool_end", "tool": call["tool"], "study_id": study.study_id, "ok": record.ok, "error": record.error,
            "seconds": record.runtime_s})  # fmt: skip
-    return {"calls": [record.model_dump(mode="json")], "results": results, "analysed": [study.study_id]}
+    out = {"calls": [record.model_dump(mode="json")], "results": results, "analysed": [study.study_id]}
+    if call.get("call_id"):
+        out["call_outcomes"] = [{"call_id": call["call_id"], "study_id": study.study_id, "ok": record.ok, "error": record.error}]
+    return out
 
 
 def node_collect(state: CaseState, config: RunnableConfig) -> dict:
@@ -245,20 +383,30 @@ def _derived_pending(state: CaseState) -> list[StudyInput]:
 def route_after_collect(state: CaseState) -> list[Send] | str:
     """Studies a tool derived (e.g. CMR reconstructed from k-space) go to
     their own expert, for a bounded number of rounds."""
+    after = "agent_step" if state.get("agentic") and not state.get("agent_done") else "retrieve"
     pending = _derived_pending(state)
     if not pending or state.get("derived_round", 0) > MAX_DERIVED_ROUNDS:
-        return "retrieve"
+        return after
     tools, _ = _tools_by_modality()
     calls = [
         {"tool": tools[s.modality].name, "study_id": s.study_id, "options": {}, "requested_by": "required"}
         for s in pending
         if s.modality in tools
     ]
-    return _dispatch(calls, pending, state) or "retrieve"
+    return _dispatch(calls, pending, state) or after
+
+
+def _latest_results(state: CaseState) -> list[dict]:
+    """One result per study: a study re-run with other options (by the
+    model) shows its latest result, in the place of its first."""
+    latest: dict[str, dict] = {}
+    for r in state.get("results", []):
+        latest[r["study_id"]] = r
+    return list(latest.values())
 
 
 def _sections(state: CaseState) -> list[ModalitySection]:
-    results = [ExpertResult.model_validate(r) for r in state.get("results", [])]
+    results = [ExpertResult.model_validate(r) for r in _latest_results(state)]
     return [ModalitySection.from_result(r) for r in results]
 
 
@@ -314,12 +462,14 @@ def _compose_input(state: CaseState) -> ComposeInput:
     ir = IntakeResult.model_validate(state["intake"])
     case = CaseInput.model_validate(state["case"])
     passages = {p["id"]: GuidelinePassage.model_validate(p) for p in state.get("passages", [])}
+    with_result = {r["study_id"] for r in state.get("results", [])}
     return ComposeInput(
         sections=_sections(state),
         passages_for={k: [passages[i] for i in v if i in passages] for k, v in state.get("passages_for", {}).items()},
         supplied=_supplied(state),
         problems=ir.problems,
-        failed_calls=[ToolCallRecord.model_validate(c) for c in state.get("calls", []) if not c["ok"]],
+        # a failed re-run does not make a study's earlier result a failure
+        failed_calls=[ToolCallRecord.model_validate(c) for c in state.get("calls", []) if not c["ok"] and c["study_id"] not in with_result],
         unavailable=list(state.get("unavailable", [])),
         context=case.context,
         feedback=list(state.get("feedback", [])),
@@ -334,6 +484,7 @@ def node_compose(state: CaseState, config: RunnableConfig) -> dict:
     # the run (what was supplied, what failed), not prose to be drafted.
     rules = rules_compose(inp.sections, inp.passages_for, inp.supplied, inp.problems, inp.failed_calls, inp.unavailable)
     composer = backend.name
+    errors: list[str] = []
     if attempts >= MAX_COMPOSE_ATTEMPTS:
         draft, composer = rules, "rules"
     else:
@@ -342,11 +493,16 @@ def node_compose(state: CaseState, config: RunnableConfig) -> dict:
         except Exception as exc:
             draft, composer = rules, "rules"
             inp.feedback.append(f"backend compose failed: {type(exc).__name__}: {exc}")
+            if backend.name != "rules":
+                errors.append(f"The language model could not draft the report: {exc}. The deterministic composer wrote it.")
+    llm_errors = list(dict.fromkeys(state.get("llm_errors", []) + errors))
+    out = {} if not errors else {"llm_errors": errors}
     return {
+        **out,
         "draft": {
             "narrative": draft.narrative,
             "impression": [i.model_dump() for i in draft.impression],
-            "limitations": rules.limitations,
+            "limitations": rules.limitations + llm_errors,
             "composer": composer,
             "fell_back": attempts >= MAX_COMPOSE_ATTEMPTS or (composer == "rules" and backend.name != "rules"),
         },
@@ -366,7 +522,17 @@ def node_verify(state: CaseState, config: RunnableConfig) -> dict:
     verified = verify_draft(d["narrative"], [ImpressionItem.model_validate(i) for i in d["impression"]], ev, composer=d["composer"])
     verified.summary.fell_back = bool(d.get("fell_back"))
     feedback = [f"{r.text!r}: {r.reason}" for r in verified.summary.removed]
+    extra = {}
+    if d["composer"] != "rules" and verified.summary.removed:
+        # the final grounding block describes the final prose; earlier
+        # drafts' removed sentences stay auditable in the logged plan
+        attempt = state.get("compose_attempts", 1)
+        extra["plan_log"] = list(state.get("plan_log", [])) + [
+            f"compose attempt {attempt} ({d['composer']}): removed {r.where} sentence {r.text[:200]!r} — {r.reason}"
+            for r in verified.summary.removed
+        ]
     return {
+        **extra,
         "grounding": verified.summary.model_dump(mode="json"),
         "draft": {**d, "narrative": verified.narrative, "impression": [i.model_dump() for i in verified.impression]},
         "feedback": feedback,
@@ -446,6 +612,7 @@ def build_graph(checkpointer: Any = None):
     g.add_node("plan", _timed("plan", node_plan))
     g.add_node("run_expert", _timed("run_expert", node_run_expert))
     g.add_node("collect", _timed("collect", node_collect))
+    g.add_node("agent_step", _timed("agent_step", node_agent_step))
     g.add_node("retrieve", _timed("retrieve", node_retrieve))
     g.add_node("compose", _timed("compose", node_compose))
     g.add_node("verify", _timed("verify", node_verify))
@@ -454,7 +621,8 @@ def build_graph(checkpointer: Any = None):
     g.add_conditional_edges("intake", route_after_intake, ["plan", END])
     g.add_conditional_edges("plan", route_after_plan, ["run_expert", "collect"])
     g.add_edge("run_expert", "collect")
-    g.add_conditional_edges("collect", route_after_collect, ["run_expert", "retrieve"])
+    g.add_conditional_edges("collect", route_after_collect, ["run_expert", "agent_step", "retrieve"])
+    g.add_conditional_edges("agent_step", route_after_agent_step, ["run_expert", "collect"])
     g.add_edge("retrieve", "compose")
     g.add_edge("compose", "verify")
     g.add_conditional_edges("verify", route_after_verify, ["compose", "render"])

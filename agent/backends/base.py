@@ -27,6 +27,28 @@ class PlannedCall:
     options: dict[str, Any] = field(default_factory=dict)
     requested_by: str = "planner"
     reason: str = ""
+    call_id: str | None = None  # the LLM's tool-call id, so the result can be answered to it
+
+
+@dataclass
+class ToolCallRequest:
+    """A tool call as a model emitted it: arguments are the raw JSON text,
+    validated by the graph (a model's arguments are never trusted)."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass
+class AgentTurn:
+    """One model turn of a tool-calling conversation. `message` is the
+    assistant message in OpenAI chat format, appended to the conversation
+    so the next turn sees what the model asked for."""
+
+    message: dict[str, Any]
+    tool_calls: list[ToolCallRequest] = field(default_factory=list)
+    text: str = ""
 
 
 @dataclass
@@ -43,13 +65,27 @@ class ComposeInput:
 
 @dataclass
 class Usage:
+    """LLM usage of one backend object (one case, or one chat session).
+    `token_counter` says how tokens were counted: 'server' (the endpoint's
+    own usage report or /tokenize, i.e. the served model's tokenizer),
+    'tokenizer' (a local model's tokenizer) or 'approximate'."""
+
     calls: int = 0
     tokens: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    token_counter: str = "none"
 
 
 class Backend(ABC):
     name: str = "abstract"
     model: str | None = None
+    # An agentic backend plans by tool calling: the graph runs a bounded
+    # loop of `plan_turn` calls, executes the calls itself and answers each
+    # with its result or error. Non-agentic backends only implement `plan`.
+    agentic: bool = False
+    max_plan_steps: int = 4
 
     def __init__(self) -> None:
         self.usage = Usage()
@@ -63,3 +99,9 @@ class Backend(ABC):
     def compose(self, inp: ComposeInput) -> Draft:
         """Draft narrative and impression citing ids; limitations may be
         left to the rules composer."""
+
+    def plan_turn(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> AgentTurn:
+        """One tool-calling turn (agentic backends only): given the
+        conversation so far and the tools' JSON schemas, return the model's
+        reply and the calls it asks for."""
+        raise NotImplementedError(f"backend {self.name!r} does not plan by tool calling")

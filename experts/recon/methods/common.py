@@ -1,0 +1,55 @@
+"""Shared types and helpers of the reconstruction methods."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from experts.recon.fourier import ifft2c, rss
+from experts.recon.kspace import KSpaceStudy
+
+
+@dataclass
+class ReconParams:
+    lam: float | None = None  # regularisation weight (method default when None)
+    iterations: int | None = None
+    weights: str | None = None  # VarNet state dict path (embedded default when None)
+    frame_batch: int = 4  # frames per network forward pass (memory bound)
+
+
+@dataclass
+class ReconOutput:
+    images: np.ndarray  # float32 magnitude (frames, slices, rows, cols)
+    method: str
+    description: str  # one line for Measurement.method and the report
+    model: str | None = None
+    weights_sha256: str | None = None
+    runtime_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def zero_filled_rss(kspace: np.ndarray) -> np.ndarray:
+    """(frames, slices, coils, rows, cols) → (frames, slices, rows, cols)."""
+    return rss(ifft2c(kspace), coil_axis=2).astype(np.float32)
+
+
+def intensity_scale(study: KSpaceStudy) -> float:
+    """The 99th percentile of the zero-filled RSS image: dividing k-space by
+    it puts every study on a unit intensity range."""
+    frame = zero_filled_rss(study.kspace[:1] * study.mask[:1, :, None])
+    value = float(np.percentile(frame, 99))
+    return value if value > 0 else 1.0
+
+
+def calibration_width(study: KSpaceStudy, cap: int = 32) -> int:
+    """Central phase-encode lines usable for coil calibration: the ACS block,
+    or, when it is narrow, the block sampled in at least one frame (time
+    averaging fills it for time-interleaved cine)."""
+    acs = study.acs_lines()
+    if acs >= 16:
+        return min(acs, cap)
+    union = study.mask.any(axis=0)[None]
+    from experts.recon.kspace import acs_width
+
+    return min(acs_width(union), cap)

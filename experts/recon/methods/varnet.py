@@ -1,0 +1,69 @@
+"""Unrolled end-to-end VarNet (fastMRI layout) applied frame by frame.
+
+Weights: a user-given fastMRI state dict (e.g. the published brain or knee
+leaderboard VarNet, `VarNet(num_cascades=12, pools=4, chans=18,
+sens_pools=4, sens_chans=8)`) or the small embedded default trained by
+`experts/recon/train.py` on simulated cine k-space. The architecture is read
+off the state dict, so either loads without configuration.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from experts.core.errors import InputError, ToolUnavailable
+from experts.core.tool import sha256_file
+from experts.recon.kspace import KSpaceStudy
+from experts.recon.methods.common import ReconOutput, ReconParams
+
+EMBEDDED_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "varnet_cine_small.pt"
+MIN_ACS = 8
+
+
+@lru_cache(maxsize=4)
+def _load(path: str):
+    from experts.recon.models.varnet import load_varnet
+
+    return load_varnet(path)
+
+
+def load_model(weights: str | None):
+    path = Path(weights) if weights else EMBEDDED_WEIGHTS
+    if not path.is_file():
+        raise ToolUnavailable(f"VarNet weights not found at {path}")
+    try:
+        model = _load(str(path.resolve()))
+    except (KeyError, RuntimeError, OSError, ValueError) as exc:  # wrong file, wrong layout
+        raise ToolUnavailable(f"cannot load VarNet weights {path.name}: {exc}") from exc
+    return model, path
+
+
+def run(study: KSpaceStudy, params: ReconParams, display_name: str = "k-space") -> ReconOutput:
+    import torch
+
+    if study.coils < 2:
+        raise InputError(display_name, "single-coil k-space: the multi-coil VarNet needs at least 2 coils (use 'cs')")
+    acs = study.acs_lines()
+    if acs < MIN_ACS:
+        raise InputError(display_name, f"only {acs} ACS lines; the VarNet sensitivity network needs at least {MIN_ACS}")
+    model, path = load_model(params.weights)
+    out = np.empty((study.frames, study.slices, *study.matrix), dtype=np.float32)
+    batch = max(1, params.frame_batch)
+    with torch.inference_mode():
+        for z in range(study.slices):
+            for t0 in range(0, study.frames, batch):
+                ksp = study.kspace[t0 : t0 + batch, z]  # (b, coils, rows, cols)
+                k = torch.view_as_real(torch.from_numpy(np.ascontiguousarray(ksp)))
+                m = torch.from_numpy(np.ascontiguousarray(study.mask[t0 : t0 + batch, z]))[:, None, :, :, None]
+                out[t0 : t0 + batch, z] = model(k, m, acs).numpy()
+    n_casc = len(model.cascades)
+    return ReconOutput(
+        images=out,
+        method="varnet",
+        description=f"end-to-end VarNet ({n_casc} cascades, fastMRI layout), weights {path.name}",
+        model=f"VarNet[{path.name}]",
+        weights_sha256=sha256_file(path),
+    )

@@ -1,5 +1,8 @@
 """`cardioagent kb ...`: build, search, stats and add user documents.
 
+Exit codes follow the main CLI: 0 ok, 2 bad input or usage (an unreadable
+document, a bad option), 3 internal (invalid corpus, index unavailable).
+
 The main CLI mounts this with `configure_parser(subparser)` and dispatches
 to `run(args)`; `python -m retrieval.cli ...` runs it standalone. Only the
 standard library is imported here, so `cardioagent --help` stays fast;
@@ -74,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             return _add(args)
     except CorpusError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 3
     except InputError as exc:
         print(f"error: {exc.file}: {exc.problem}", file=sys.stderr)
         return 2
@@ -90,7 +93,7 @@ def _build(args: argparse.Namespace) -> int:
     retriever = Retriever(args.corpus, progress=False if args.no_progress else None, force_rebuild=args.force)
     if retriever.dense_error:
         print(f"error: dense index not built: {retriever.dense_error}", file=sys.stderr)
-        return 1
+        return 3
     report = retriever.build_report
     what = f"built ({report.reason})" if report.rebuilt else "already up to date"
     print(
@@ -112,7 +115,7 @@ def _search(args: argparse.Namespace) -> int:
     retriever = Retriever(args.corpus, dense=args.mode != "bm25")
     if args.mode == "dense" and retriever.dense_error:
         print(f"error: dense index unavailable: {retriever.dense_error}", file=sys.stderr)
-        return 1
+        return 3
     filters = SearchFilter(
         topics=tuple(args.topic), guideline=args.guideline, year=args.year, year_min=args.since
     )
@@ -174,7 +177,7 @@ def _stats(args: argparse.Namespace) -> int:
         out["user_documents"] = []
     if args.json:
         print(json.dumps(out, indent=2, ensure_ascii=False))
-        return 1 if corpus.errors else 0
+        return 3 if corpus.errors else 0
     print(f"corpus: {out['statements']} statements in {out['files']} files ({args.corpus})")
     print(f"  with class and level of evidence: {out['with_class_and_level']}")
     print(f"  hash: {corpus.corpus_hash[:16]}")
@@ -198,7 +201,7 @@ def _stats(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
     for w in out["warnings"]:
         print(f"warning: {w}", file=sys.stderr)
-    return 1 if corpus.errors else 0
+    return 3 if corpus.errors else 0
 
 
 def _add(args: argparse.Namespace) -> int:

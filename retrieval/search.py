@@ -35,9 +35,14 @@ USER_DOC_MIN_SIMILARITY = 0.35
 
 
 def lexical_text(p: GuidelinePassage) -> str:
-    """What BM25 indexes: the section title and measurement names add the
-    exact words a clinician types ("long QT", "qtc") to the statement."""
-    return " ".join([p.section, p.text, " ".join(m.replace("_", " ") for m in p.measurements)])
+    """What BM25 indexes: the section title, measurement names and topic tags
+    add the exact words a clinician types ("long QT", "qtc", "AF", "HF") to
+    the statement. (Chosen on the tune split of the question set: adding the
+    topic tags moved hybrid recall@5 from 0.922 to 0.931 there; the
+    guideline title, tried too, did not help.)"""
+    return " ".join(
+        [p.section, p.text, " ".join(m.replace("_", " ") for m in p.measurements), " ".join(p.topics)]
+    )
 
 
 def rrf_fuse(rankings: Iterable[list[str]], k: int = RRF_K, weights: Iterable[float] | None = None) -> list[tuple[str, float]]:
@@ -102,6 +107,11 @@ class Retriever:
     @property
     def dense_available(self) -> bool:
         return self._collection is not None
+
+    def clear_query_cache(self) -> None:
+        """Forget cached query vectors (the latency benchmark times cold queries)."""
+        with self._lock:
+            self._query_cache.clear()
 
     # -- single retrievers ---------------------------------------------------
     def embed_query(self, query: str) -> Any:

@@ -1,0 +1,180 @@
+"""Guideline retrieval quality: recall@k and MRR for dense, BM25 and hybrid.
+
+Truth: `retrieval/questions/questions.jsonl`, clinician-style queries each
+with the ids of every corpus statement that answers it, split by position
+into `tune` (70%) and `heldout` (30%). Held-out questions are never used to
+tune the search; `--split tune` runs only the tune part (use it while
+tuning), and misses are listed only for tune questions.
+
+Metrics per mode and split (k=5 by default):
+- recall@k        mean over questions of |relevant ∩ top-k| / |relevant|
+- hit@k           share of questions with at least one relevant id in the top k
+                  ("recall@k any" in the question set's README)
+- MRR@10          mean of 1/rank of the first relevant id in the top 10 (0 if none)
+
+    .venv/bin/python evals/retrieval_eval.py [--split tune|heldout|all] [--k 5]
+        [--home DIR] [--json out.json] [--show-misses]
+
+The index is the product's (built once under $CARDIO_HOME, or --home DIR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+QUESTIONS = REPO / "retrieval" / "questions" / "questions.jsonl"
+MODES = ("dense", "bm25", "hybrid")
+MRR_DEPTH = 10
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    query: str
+    relevant: tuple[str, ...]
+    split: str
+
+
+@dataclass
+class Scores:
+    n: int = 0
+    recall: float = 0.0
+    hit: float = 0.0
+    rr: float = 0.0
+    misses: list[tuple[str, str, list[str], list[str]]] = field(default_factory=list)
+
+    def add(self, q: Question, ranked: list[str], k: int) -> None:
+        rel = set(q.relevant)
+        top = ranked[:k]
+        found = rel & set(top)
+        self.n += 1
+        self.recall += len(found) / len(rel)
+        self.hit += 1.0 if found else 0.0
+        for rank, doc_id in enumerate(ranked[:MRR_DEPTH], start=1):
+            if doc_id in rel:
+                self.rr += 1.0 / rank
+                break
+        if not found:
+            self.misses.append((q.id, q.query, list(q.relevant), top))
+
+    def summary(self) -> dict[str, float]:
+        n = max(self.n, 1)
+        return {"n": self.n, "recall": self.recall / n, "hit": self.hit / n, "mrr": self.rr / n}
+
+
+def load_questions(path: Path = QUESTIONS) -> list[Question]:
+    """Questions as the question set writes them (id, query, relevant, split)."""
+    out = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        relevant = tuple(row["relevant"])
+        if not relevant:
+            raise ValueError(f"{path.name}:{number}: question {row.get('id')} has no relevant ids")
+        out.append(Question(str(row["id"]), str(row["query"]), relevant, str(row["split"])))
+    return out
+
+
+def evaluate(retriever, questions: list[Question], k: int = 5, modes=MODES) -> dict[str, dict[str, Scores]]:
+    """scores[mode][split] over the given questions (also split 'all')."""
+    depth = max(k, MRR_DEPTH)
+    result: dict[str, dict[str, Scores]] = {}
+    for mode in modes:
+        per_split: dict[str, Scores] = {}
+        for q in questions:
+            ranked = [h.id for h in retriever.search_hits(q.query, k=depth, mode=mode)]
+            for split in (q.split, "all"):
+                per_split.setdefault(split, Scores()).add(q, ranked, k)
+        result[mode] = per_split
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--questions", type=Path, default=QUESTIONS)
+    ap.add_argument("--corpus", type=Path, default=REPO / "retrieval" / "corpus")
+    ap.add_argument("--split", choices=["tune", "heldout", "all"], default="all")
+    ap.add_argument("--k", type=int, default=5)
+    ap.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of dense,bm25,hybrid")
+    ap.add_argument("--home", type=Path, help="CARDIO_HOME for the index (default: $CARDIO_HOME or ~/.cardioagent)")
+    ap.add_argument("--json", type=Path, help="also write the numbers as JSON")
+    ap.add_argument("--show-misses", action="store_true", help="list tune-split questions with no hit in the top k")
+    args = ap.parse_args(argv)
+    if args.home:
+        os.environ["CARDIO_HOME"] = str(args.home)
+
+    from retrieval.search import Retriever
+
+    if not args.questions.is_file():
+        print(f"no question set at {args.questions}", file=sys.stderr)
+        return 2
+    questions = load_questions(args.questions)
+    if args.split != "all":
+        questions = [q for q in questions if q.split == args.split]
+    modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+
+    t0 = time.perf_counter()
+    retriever = Retriever(args.corpus, progress=None)
+    if retriever.dense_error:
+        print(f"dense index unavailable: {retriever.dense_error}", file=sys.stderr)
+        return 3
+    known = set(retriever.passages)
+    unknown = sorted({r for q in questions for r in q.relevant} - known)
+    if unknown:
+        print(f"warning: {len(unknown)} relevant id(s) not in the corpus, e.g. {unknown[:3]}", file=sys.stderr)
+    setup_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    scores = evaluate(retriever, questions, args.k, modes)
+    eval_s = time.perf_counter() - t1
+
+    splits = [s for s in ("tune", "heldout") if any(s in scores[m] for m in modes)]
+    if len(splits) > 1:
+        splits.append("all")
+    print(
+        f"retrieval eval: {len(questions)} questions, corpus {len(retriever.passages)} statements "
+        f"(hash {retriever.corpus.corpus_hash[:12]}), k={args.k}"
+    )
+    header = f"{'split':8} {'mode':7} {'n':>4}  {'recall@' + str(args.k):>9}  {'hit@' + str(args.k):>6}  {'MRR@10':>6}"
+    print(header)
+    print("-" * len(header))
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for split in splits:
+        for mode in modes:
+            if split not in scores[mode]:
+                continue
+            s = scores[mode][split].summary()
+            table.setdefault(split, {})[mode] = s
+            print(f"{split:8} {mode:7} {s['n']:4d}  {s['recall']:9.3f}  {s['hit']:6.3f}  {s['mrr']:6.3f}")
+    print(f"(index ready in {setup_s:.1f} s; {len(questions) * len(modes)} searches in {eval_s:.1f} s)")
+
+    if args.show_misses:
+        for mode in modes:
+            misses = scores[mode].get("tune", Scores()).misses
+            print(f"\n{mode}: {len(misses)} tune question(s) without a relevant id in the top {args.k}")
+            for qid, query, rel, top in misses:
+                print(f"  {qid}: {query}\n      want {rel}\n      got  {top}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "k": args.k,
+            "questions": len(questions),
+            "corpus_statements": len(retriever.passages),
+            "corpus_hash": retriever.corpus.corpus_hash,
+            "metrics": table,
+        }
+        args.json.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -25,7 +25,7 @@ LOINC_ECG: dict[str, tuple[str, str]] = {
     "qtc_framingham": ("8636-3", "Q-T interval corrected"),
     "p_axis": ("8626-4", "P wave axis"),
     "qrs_axis": ("8632-2", "QRS axis"),
-    "t_axis": ("8638-1", "T wave axis"),
+    "t_axis": ("8638-9", "T wave axis"),  # check digit verified (8638-1 is not a valid LOINC code)
 }
 
 # statement key -> (SNOMED CT code, display)

@@ -3,46 +3,247 @@ exclude statements decided by rows above it.
 
 Read each rule as "present when all `all_of` rows hold (and at least one
 `any_of` row, if any)". Rows without a guideline reference are this
-tool's operational definitions (e.g. how many beats must show a P wave)
-and say so in their note.
+tool's operational definitions (e.g. how many beats must show a P wave,
+what amplitude counts as "a q wave is present") and say so in their note.
+The thresholds themselves are the cited ones.
 """
 
 from __future__ import annotations
 
 from experts.ecg.guidelines import REFS
-from experts.ecg.rules import Cond, Rule
+from experts.ecg.rules import Cond, LeadCond, Rule, TerritoryRule
 
 OPERATIONAL = "operational threshold of this tool (not a guideline value)"
 
 P_BEFORE_QRS = Cond("p_wave_beats", ">=", {"any": 80.0}, "%", None, "P wave before ≥80% of QRS complexes; " + OPERATIONAL)
 P_UPRIGHT_II = Cond("p_wave_amplitude", ">", {"any": 0.0}, "mV", None, "sinus P wave is upright in lead II; " + OPERATIONAL)
+SINUS = ("sinus_rhythm", "sinus_bradycardia", "sinus_tachycardia")
 
-RULES: list[Rule] = [
-    Rule(
-        key="sinus_bradycardia",
-        label="Sinus bradycardia",
-        category="rhythm",
-        all_of=(P_BEFORE_QRS, P_UPRIGHT_II, Cond("heart_rate", "<", {"any": 50.0}, "/min", REFS["sinus_bradycardia"])),
-        explanation="Sinus P waves precede the QRS complexes and the rate is below the bradycardia limit.",
-    ),
-    Rule(
-        key="sinus_tachycardia",
-        label="Sinus tachycardia",
-        category="rhythm",
-        all_of=(P_BEFORE_QRS, P_UPRIGHT_II, Cond("heart_rate", ">", {"any": 100.0}, "/min", REFS["sinus_tachycardia"])),
-        explanation="Sinus P waves precede the QRS complexes and the rate is above the tachycardia limit.",
-    ),
-    Rule(
-        key="sinus_rhythm",
-        label="Sinus rhythm",
-        category="rhythm",
-        all_of=(
-            P_BEFORE_QRS,
-            P_UPRIGHT_II,
-            Cond("heart_rate", ">=", {"any": 50.0}, "/min", REFS["sinus_bradycardia"]),
-            Cond("heart_rate", "<=", {"any": 100.0}, "/min", REFS["sinus_tachycardia"]),
+
+def _q_absent(lead: str) -> Cond:
+    return Cond(f"q_amplitude_{lead}", "<", {"any": 0.05}, "mV", REFS["lbbb"], f"no q wave in {lead} (q < 0.05 mV; amplitude is " + OPERATIONAL + ")")
+
+
+def rhythm_rules() -> list[Rule]:
+    return [
+        Rule(
+            key="sinus_bradycardia", label="Sinus bradycardia", category="rhythm",
+            all_of=(P_BEFORE_QRS, P_UPRIGHT_II, Cond("heart_rate", "<", {"any": 50.0}, "/min", REFS["sinus_bradycardia"])),
+            explanation="Sinus P waves precede the QRS complexes and the rate is below the bradycardia limit.",
         ),
-        excludes=("sinus_bradycardia", "sinus_tachycardia"),
-        explanation="Sinus P waves precede the QRS complexes at a rate between the bradycardia and tachycardia limits.",
-    ),
-]
+        Rule(
+            key="sinus_tachycardia", label="Sinus tachycardia", category="rhythm",
+            all_of=(P_BEFORE_QRS, P_UPRIGHT_II, Cond("heart_rate", ">", {"any": 100.0}, "/min", REFS["sinus_tachycardia"])),
+            explanation="Sinus P waves precede the QRS complexes and the rate is above the tachycardia limit.",
+        ),
+        Rule(
+            key="sinus_rhythm", label="Sinus rhythm", category="rhythm",
+            all_of=(
+                P_BEFORE_QRS, P_UPRIGHT_II,
+                Cond("heart_rate", ">=", {"any": 50.0}, "/min", REFS["sinus_bradycardia"]),
+                Cond("heart_rate", "<=", {"any": 100.0}, "/min", REFS["sinus_tachycardia"]),
+            ),
+            excludes=("sinus_bradycardia", "sinus_tachycardia"),
+            explanation="Sinus P waves precede the QRS complexes at a rate between the bradycardia and tachycardia limits.",
+        ),
+        Rule(
+            key="pause", label="Pause longer than 3 s", category="rhythm",
+            all_of=(Cond("rr_max", ">", {"any": 3000.0}, "ms", REFS["sinus_pause"]),),
+            explanation="The longest interval between two QRS complexes exceeds 3 s.",
+        ),
+        Rule(
+            key="first_degree_av_block", label="First-degree AV block", category="conduction",
+            all_of=(Cond("pr_interval", ">", {"any": 200.0}, "ms", REFS["first_degree_avb"]),),
+            requires_any=SINUS,
+            explanation="Each sinus P wave is conducted with a PR interval above 200 ms.",
+        ),
+    ]
+
+
+def conduction_rules() -> list[Rule]:
+    rbbb_morph_any = (
+        Cond("r_prime_amplitude_V1", ">", {"any": 0.0}, "mV", REFS["rbbb"], "rsr′/rsR′/rSR′ in V1"),
+        Cond("r_prime_amplitude_V2", ">", {"any": 0.0}, "mV", REFS["rbbb"], "rsr′/rsR′/rSR′ in V2"),
+        Cond("r_peak_time_V1", ">", {"any": 50.0}, "ms", REFS["rbbb"], "R-peak time in V1 > 50 ms"),
+    )
+    rbbb_s = (
+        Cond("s_duration_I", ">", {"any": 40.0}, "ms", REFS["rbbb"], "S wave > 40 ms in I"),
+        Cond("s_duration_V6", ">", {"any": 40.0}, "ms", REFS["rbbb"], "S wave > 40 ms in V6"),
+    )
+    return [
+        Rule(
+            key="lbbb", label="Left bundle branch block", category="conduction",
+            all_of=(
+                Cond("qrs_duration", ">=", {"any": 120.0}, "ms", REFS["lbbb"]),
+                Cond("r_peak_time_V6", ">", {"any": 60.0}, "ms", REFS["lbbb"], "R-peak time > 60 ms in V5–V6"),
+                _q_absent("I"), _q_absent("V6"),
+            ),
+            explanation="QRS ≥120 ms with delayed R-peak time in the left precordial leads and no septal q waves in I and V6.",
+        ),
+        Rule(
+            key="rbbb", label="Right bundle branch block", category="conduction",
+            all_of=(Cond("qrs_duration", ">=", {"any": 120.0}, "ms", REFS["rbbb"]),) + rbbb_s,
+            any_of=rbbb_morph_any,
+            excludes=("lbbb",),
+            explanation="QRS ≥120 ms with terminal R′ or delayed R-peak time in V1–V2 and broad S waves in I and V6.",
+        ),
+        Rule(
+            key="incomplete_rbbb", label="Incomplete right bundle branch block", category="conduction",
+            all_of=(
+                Cond("qrs_duration", ">=", {"any": 110.0}, "ms", REFS["incomplete_rbbb"]),
+                Cond("qrs_duration", "<", {"any": 120.0}, "ms", REFS["incomplete_rbbb"]),
+            ) + rbbb_s,
+            any_of=rbbb_morph_any,
+            excludes=("lbbb", "rbbb"),
+            explanation="QRS 110–119 ms with the right bundle branch block morphology.",
+        ),
+        Rule(
+            key="incomplete_lbbb", label="Incomplete left bundle branch block", category="conduction",
+            all_of=(
+                Cond("qrs_duration", ">=", {"any": 110.0}, "ms", REFS["incomplete_lbbb"]),
+                Cond("qrs_duration", "<", {"any": 120.0}, "ms", REFS["incomplete_lbbb"]),
+                Cond("r_peak_time_V6", ">", {"any": 60.0}, "ms", REFS["incomplete_lbbb"], "R-peak time > 60 ms in V4–V6"),
+                _q_absent("I"), _q_absent("V6"),
+            ),
+            excludes=("lbbb", "rbbb", "incomplete_rbbb"),
+            explanation="QRS 110–119 ms with delayed left precordial R-peak time and no septal q waves.",
+        ),
+        Rule(
+            key="nonspecific_ivcd", label="Nonspecific intraventricular conduction delay", category="conduction",
+            all_of=(Cond("qrs_duration", ">", {"any": 110.0}, "ms", REFS["ivcd"]),),
+            excludes=("lbbb", "rbbb", "incomplete_rbbb", "incomplete_lbbb"),
+            explanation="QRS longer than 110 ms without the morphology of either bundle branch block.",
+        ),
+        Rule(
+            key="lafb", label="Left anterior fascicular block", category="conduction",
+            all_of=(
+                Cond("qrs_axis", "<=", {"any": -45.0}, "deg", REFS["lafb"]),
+                Cond("qrs_axis", ">=", {"any": -90.0}, "deg", REFS["lafb"]),
+                Cond("q_amplitude_aVL", ">", {"any": 0.0}, "mV", REFS["lafb"], "qR pattern in aVL"),
+                Cond("r_peak_time_aVL", ">=", {"any": 45.0}, "ms", REFS["lafb"]),
+                Cond("qrs_duration", "<", {"any": 120.0}, "ms", REFS["lafb"]),
+            ),
+            explanation="Frontal axis between −45° and −90° with qR in aVL, delayed aVL R-peak time and QRS < 120 ms.",
+        ),
+        Rule(
+            key="lpfb", label="Left posterior fascicular block", category="conduction",
+            all_of=(
+                Cond("qrs_axis", ">=", {"any": 90.0}, "deg", REFS["lpfb"]),
+                Cond("qrs_axis", "<=", {"any": 180.0}, "deg", REFS["lpfb"]),
+                Cond("q_amplitude_III", ">", {"any": 0.0}, "mV", REFS["lpfb"], "qR pattern in III"),
+                Cond("q_amplitude_aVF", ">", {"any": 0.0}, "mV", REFS["lpfb"], "qR pattern in aVF"),
+                Cond("qrs_duration", "<", {"any": 120.0}, "ms", REFS["lpfb"]),
+            ),
+            explanation="Frontal axis between 90° and 180° with qR in III and aVF and QRS < 120 ms (exclude right ventricular hypertrophy and lateral infarction clinically).",
+        ),
+        Rule(
+            key="left_axis_deviation", label="Left axis deviation", category="axis",
+            all_of=(Cond("qrs_axis", "<=", {"any": -30.0}, "deg", REFS["lad"]), Cond("qrs_axis", ">=", {"any": -90.0}, "deg", REFS["lad"])),
+            explanation="Frontal QRS axis between −30° and −90°.",
+        ),
+        Rule(
+            key="right_axis_deviation", label="Right axis deviation", category="axis",
+            any_of=(Cond("qrs_axis", ">=", {"any": 90.0}, "deg", REFS["rad"]), Cond("qrs_axis", "<=", {"any": -150.0}, "deg", REFS["rad"])),
+            all_of=(),
+            explanation="Frontal QRS axis between +90° and −150° (through 180°).",
+        ),
+    ]
+
+
+def voltage_rules() -> list[Rule]:
+    return [
+        Rule(
+            key="lvh_voltage", label="Left ventricular hypertrophy by voltage criteria", category="hypertrophy",
+            all_of=(),
+            any_of=(
+                Cond("sokolow_lyon", ">", {"any": 3.5}, "mV", REFS["sokolow_lyon"]),
+                Cond("cornell_voltage", ">", {"male": 2.8, "female": 2.0}, "mV", REFS["cornell"]),
+            ),
+            excludes=("lbbb",),
+            explanation="Sokolow-Lyon or sex-specific Cornell voltage above its limit (voltage alone; echocardiography decides).",
+        ),
+        Rule(
+            key="low_qrs_voltage", label="Low QRS voltage", category="voltage",
+            all_of=(),
+            any_of=(
+                Cond("qrs_amplitude_limb_max", "<", {"any": 0.5}, "mV", REFS["low_voltage"], "all limb leads < 0.5 mV"),
+                Cond("qrs_amplitude_precordial_max", "<", {"any": 1.0}, "mV", REFS["low_voltage"], "all precordial leads < 1.0 mV"),
+            ),
+            explanation="QRS amplitude below 0.5 mV in every limb lead or below 1.0 mV in every precordial lead.",
+        ),
+    ]
+
+
+def qt_rules(qtc_formula: str) -> list[Rule]:
+    m = f"qtc_{qtc_formula}"
+    return [
+        Rule(
+            key="long_qtc", label="Prolonged QTc", category="repolarisation",
+            all_of=(Cond(m, ">=", {"male": 450.0, "female": 460.0}, "ms", REFS["qtc"], f"QTc by {qtc_formula.capitalize()}"),),
+            explanation="QTc at or above the sex-specific limit (QT prolongation from a wide QRS must be judged clinically).",
+        ),
+        Rule(
+            key="short_qtc", label="Short QTc", category="repolarisation",
+            all_of=(Cond(m, "<=", {"any": 390.0}, "ms", REFS["qtc"], f"QTc by {qtc_formula.capitalize()}"),),
+            explanation="QTc at or below 390 ms.",
+        ),
+    ]
+
+
+UDMI_GROUPS = {
+    "lateral": ("I", "aVL"),
+    "inferior": ("II", "III", "aVF"),
+    "anterior": ("V1", "V2", "V3", "V4", "V5", "V6"),
+}
+Q_GROUPS = {
+    "lateral": ("I", "aVL"),
+    "inferior": ("II", "aVF"),
+    "anterior": ("V2", "V3", "V4", "V5", "V6"),
+}
+
+
+def ischaemia_rules() -> list[TerritoryRule]:
+    ste_v23 = {"male_under_40": 0.25, "male_40_plus": 0.20, "female": 0.15}
+    return [
+        TerritoryRule(
+            key="st_elevation", label="ST elevation meeting the Universal Definition amplitude criteria", category="ischaemia",
+            groups=UDMI_GROUPS,
+            lead_conds=(
+                LeadCond("st_j_{lead}", ">=", {"any": 0.1}, "mV", REFS["st_elevation"], "at the J point; ≥1 mm except V2–V3",
+                         by_lead={"V2": ste_v23, "V3": ste_v23}),
+            ),
+            excludes=("lbbb", "lvh_voltage"),
+            explanation="J-point ST elevation in two contiguous leads. Whether it is new needs a prior ECG; the criterion does not apply with LBBB or LVH.",
+        ),
+        TerritoryRule(
+            key="st_depression", label="ST depression meeting the Universal Definition amplitude criteria", category="ischaemia",
+            groups=UDMI_GROUPS,
+            lead_conds=(
+                LeadCond("st_j_{lead}", "<=", {"any": -0.05}, "mV", REFS["st_depression"], "≥0.5 mm at the J point"),
+                LeadCond("st_j60_{lead}", "<=", {"any": -0.05}, "mV", None, "still ≥0.5 mm at J+60 ms (horizontal or downsloping); " + OPERATIONAL),
+            ),
+            excludes=("lbbb", "lvh_voltage"),
+            explanation="Horizontal or downsloping ST depression in two contiguous leads (new or not needs a prior ECG).",
+        ),
+        TerritoryRule(
+            key="pathological_q_waves", label="Pathological Q waves (prior infarction pattern)", category="ischaemia",
+            groups=Q_GROUPS,
+            lead_conds=(
+                LeadCond("q_duration_{lead}", ">=", {"any": 30.0}, "ms", REFS["q_waves"], "Q ≥ 30 ms (V2–V3: > 20 ms)",
+                         by_lead={"V2": {"any": 21.0}, "V3": {"any": 21.0}}),
+                LeadCond("q_amplitude_{lead}", ">=", {"any": 0.1}, "mV", REFS["q_waves"], "Q ≥ 0.1 mV deep; V2–V3: any Q (≥0.05 mV to count as a Q is " + OPERATIONAL + ")",
+                         by_lead={"V2": {"any": 0.05}, "V3": {"any": 0.05}}),
+            ),
+            excludes=("lbbb", "lvh_voltage"),
+            explanation="Q waves of infarct size in two leads of one contiguous group (or QS complexes); not applicable with LBBB or LVH.",
+            snomed_key="pathological_q_waves",
+        ),
+    ]
+
+
+def build_rules(qtc_formula: str = "framingham") -> list:
+    """The whole table, in evaluation order."""
+    return rhythm_rules() + conduction_rules() + voltage_rules() + qt_rules(qtc_formula) + ischaemia_rules()
+
+
+RULES = build_rules()

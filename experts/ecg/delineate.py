@@ -34,10 +34,12 @@ class DelineationParams:
     p_on_frac: float = 0.20
     p_off_frac: float = 0.20
     t_end_frac: float = 0.10
-    p_min_snr: float = 4.0  # P-wave slope peak over the beat's high-frequency noise
+    p_min_snr: float = 4.0  # P-wave slope peaks must exceed the quiet floor by this many noise SDs
     p_min_mv: float = 0.03  # P-wave deviation from the TP–PR baseline
     p_guard_ms: float = 24.0  # stop the P search this long before QRS onset (filter smear)
     hold_ms: float = 6.0  # velocity must stay below threshold this long
+    refine_k: float = 5.0  # >0: move boundaries inwards until the wide-band slope exceeds refine_k × its noise
+    noise_k: float = 3.0  # thresholds never fall below this many noise SDs above the floor
 
 
 @dataclass
@@ -56,6 +58,14 @@ class Fiducials:
     notes: list[str] = field(default_factory=list)
 
 
+def delineation_leads(names: list[str]) -> list[str]:
+    """The linearly independent leads: with a full limb set, III, aVR, aVL
+    and aVF are combinations of I and II and would only re-weight them."""
+    if "I" in names and "II" in names:
+        return [n for n in names if n not in ("III", "aVR", "aVL", "aVF")]
+    return list(names)
+
+
 def _velocity(w: np.ndarray, fs: float) -> np.ndarray:
     d = np.diff(w, axis=1) * fs / 1000.0  # mV/ms
     v = np.sqrt(np.sum(d**2, axis=0))
@@ -65,6 +75,18 @@ def _velocity(w: np.ndarray, fs: float) -> np.ndarray:
 def _smooth(v: np.ndarray, fs: float, ms: float) -> np.ndarray:
     n = max(1, int(ms * fs / 1000.0))
     return np.convolve(v, np.ones(n) / n, mode="same")
+
+
+def _quiet_level(v: np.ndarray, lo: int, hi: int, width: int) -> tuple[float, float]:
+    """Mean and SD of v in its quietest `width`-sample window within
+    [lo, hi): the isoelectric floor and its noise."""
+    seg = v[lo:hi]
+    if seg.size <= width:
+        return (float(seg.mean()), float(seg.std())) if seg.size else (0.0, 0.0)
+    means = np.convolve(seg, np.ones(width) / width, mode="valid")
+    i = int(np.argmin(means))
+    w = seg[i : i + width]
+    return float(w.mean()), float(w.std())
 
 
 def _first_below(v: np.ndarray, start: int, stop: int, thr: float, hold: int, step: int) -> int | None:
@@ -87,7 +109,7 @@ def delineate(mb: MedianBeat, params: DelineationParams | None = None) -> Fiduci
     p = params or DelineationParams()
     fs = mb.fs
     ms = lambda v: int(round(v * fs / 1000.0))  # noqa: E731
-    leads = [n for n in INDEPENDENT_12 if n in mb.lead_names] or list(mb.lead_names)
+    leads = delineation_leads(mb.lead_names)
     W = np.vstack([mb.lead(n) for n in leads])
     fid = Fiducials(leads=leads)
     hold = max(2, ms(p.hold_ms))
@@ -100,21 +122,40 @@ def delineate(mb: MedianBeat, params: DelineationParams | None = None) -> Fiduci
     lo, hi = max(0, r - ms(80)), min(n, r + ms(80))
     peak_i = lo + int(np.argmax(vq[lo:hi]))
     v_peak = float(vq[peak_i])
-    floor_pre = float(np.min(_smooth(vq, fs, 20.0)[max(0, r - ms(200)) : max(1, r - ms(30))]))
-    floor_post = float(np.min(_smooth(vq, fs, 20.0)[min(n - 1, r + ms(40)) : min(n, r + ms(250))]))
-    on_thr = floor_pre + p.qrs_on_frac * (v_peak - floor_pre)
-    off_thr = floor_post + p.qrs_off_frac * (v_peak - floor_post)
+    floor_pre, noise_pre = _quiet_level(vq, max(0, r - ms(250)), max(1, r - ms(30)), ms(30))
+    floor_post, noise_post = _quiet_level(vq, min(n - 1, r + ms(40)), min(n, r + ms(260)), ms(30))
+    on_thr = floor_pre + max(p.qrs_on_frac * (v_peak - floor_pre), p.noise_k * noise_pre)
+    off_thr = floor_post + max(p.qrs_off_frac * (v_peak - floor_post), p.noise_k * noise_post)
     # walk back from the first point that is already well inside the QRS
     first_big = lo + int(np.argmax(vq[lo:hi] > 0.5 * v_peak))
     fid.qrs_on = _first_below(vq, first_big, max(0, r - ms(200)), on_thr, hold, -1)
     above = np.nonzero(vq[lo:min(n, r + ms(150))] > 0.5 * v_peak)[0]
     last_big = lo + int(above[-1]) if above.size else peak_i
     fid.qrs_off = _first_below(vq, last_big, min(n - 1, r + ms(200)), off_thr, hold, +1)
+    # a P or T wave can keep the slope above threshold: never cross the
+    # slope minimum that separates the QRS from its neighbour
+    a = max(0, first_big - ms(120))
+    i_min = a + int(np.argmin(vq[a:first_big])) if first_big > a else None
+    if i_min is not None and (fid.qrs_on is None or fid.qrs_on < i_min):
+        fid.qrs_on = i_min
+    b = min(n, last_big + ms(140))
+    j_min = last_big + int(np.argmin(vq[last_big:b])) if b > last_big else None
+    if j_min is not None and (fid.qrs_off is None or fid.qrs_off > j_min):
+        fid.qrs_off = j_min
     if fid.qrs_on is None or fid.qrs_off is None:
         fid.notes.append("QRS boundaries not found on the median beat")
         return fid
+    if p.refine_k > 0:
+        _refine_qrs(fid, W, fs, r, n, p, ms)
     fid.j_point = fid.qrs_off
 
+    _slow_waves(fid, W, mb, p, ms, hold, n, r)
+    return fid
+
+
+def _slow_waves(fid: Fiducials, W: np.ndarray, mb: MedianBeat, p: DelineationParams, ms, hold: int, n: int, r: int) -> None:
+    """P onset/offset and T end on the slow-band median beat, given the QRS."""
+    fs = mb.fs
     # --- slow waves: P and T ---------------------------------------------
     ws = lowpass(W, fs, p.slow_lowpass_hz)
     vs = _smooth(_velocity(ws, fs), fs, 6.0)
@@ -132,11 +173,10 @@ def delineate(mb: MedianBeat, params: DelineationParams | None = None) -> Fiduci
         k = p_lo + int(np.argmax(dev[ms(10):])) + ms(10) if dev.size > ms(20) else p_lo + int(np.argmax(dev))
         vp_pre = vs[p_lo:k]
         vp_post = vs[k:p_hi]
-        vfloor = float(np.percentile(vs[p_lo:p_hi], 5))
+        vfloor, vnoise = _quiet_level(vs, p_lo, p_hi, ms(20))
         vpk_on = float(vp_pre.max()) if vp_pre.size else 0.0
         vpk_off = float(vp_post.max()) if vp_post.size else 0.0
-        noise = float(np.median(np.abs(np.diff(W[:, p_lo:p_hi], 2, axis=1)))) * fs / 1000.0 + 1e-6
-        if min(vpk_on, vpk_off) > p.p_min_snr * max(noise, 1e-4) and dev[k - p_lo] > p.p_min_mv:
+        if min(vpk_on, vpk_off) > vfloor + p.p_min_snr * max(vnoise, 1e-5) and dev[k - p_lo] > p.p_min_mv:
             fid.p_peak = k
             i_on = p_lo + int(np.argmax(vp_pre))
             fid.p_on = _first_below(vs, i_on, p_lo, vfloor + p.p_on_frac * (vpk_on - vfloor), hold, -1)
@@ -167,4 +207,23 @@ def delineate(mb: MedianBeat, params: DelineationParams | None = None) -> Fiduci
             fid.t_end = _first_below(vs, i_dn, t_hi, vfloor + p.t_end_frac * (float(vs[i_dn]) - vfloor), hold, +1)
         if fid.t_end is None:
             fid.notes.append("T-wave end not found on the median beat")
-    return fid
+
+
+
+def _refine_qrs(fid: Fiducials, W: np.ndarray, fs: float, r: int, n: int, p: DelineationParams, ms) -> None:
+    """Low-pass filtering spreads a sharp QRS onset by the filter's impulse
+    response. On the wide-band slope (no extra low-pass), move each boundary
+    inwards while the slope is still within `refine_k` noise SDs of the
+    isoelectric floor: a smooth, genuinely slow onset keeps the coarse
+    boundary, a sharp one gets the exact sample."""
+    v = _smooth(_velocity(W, fs), fs, 2.0)
+    f_pre, n_pre = _quiet_level(v, max(0, r - ms(250)), max(1, r - ms(30)), ms(30))
+    f_post, n_post = _quiet_level(v, min(n - 1, r + ms(40)), min(n, r + ms(260)), ms(30))
+    i = fid.qrs_on
+    while i < r and v[i] < f_pre + p.refine_k * n_pre:
+        i += 1
+    fid.qrs_on = i
+    j = fid.qrs_off
+    while j > r and v[j] < f_post + p.refine_k * n_post:
+        j -= 1
+    fid.qrs_off = j

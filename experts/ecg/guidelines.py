@@ -37,6 +37,8 @@ REFS: dict[str, GuidelineRef] = {
     "st_depression": GuidelineRef(guideline=UDMI_2018, year=2018, section="ECG manifestations of acute myocardial ischaemia (ST depression)"),
     "q_waves": GuidelineRef(guideline=UDMI_2018, year=2018, section="ECG changes associated with prior myocardial infarction"),
     "af": GuidelineRef(guideline=ESC_AF_2024, year=2024, section="Diagnostic criteria for AF (irregularly irregular RR intervals, no distinct repeating P waves)"),
+    "lad": GuidelineRef(guideline=MINNESOTA, year=2010, section="Code 2-1: left axis deviation (QRS axis −30° through −90°)"),
+    "rad": GuidelineRef(guideline=MINNESOTA, year=2010, section="Codes 2-2 and 2-3: right axis deviation (QRS axis +90° through −150°)"),
     "low_voltage": GuidelineRef(guideline=MINNESOTA, year=2010, section="Code 9-1: low QRS amplitude"),
     "sokolow_lyon": GuidelineRef(guideline=SOKOLOW, year=1949, section="SV1 + RV5 or RV6 > 3.5 mV"),
     "cornell": GuidelineRef(guideline=CORNELL, year=1985, section="Cornell voltage RaVL + SV3 > 2.8 mV men, > 2.0 mV women"),

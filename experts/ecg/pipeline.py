@@ -23,12 +23,19 @@ from experts.core.types import (
     Statement,
 )
 from experts.ecg.beats import BeatDetection, detect_beats
-from experts.ecg.criteria_table import RULES
+from experts.ecg.criteria_table import build_rules
+from experts.ecg.delineate import Fiducials, delineate
+from experts.ecg.intervals import add_global_measurements, add_lead_measurements
+from experts.ecg.median_beat import MedianBeat, build_median_beat
+from experts.ecg.waves import LeadWaves, measure_all
 from experts.ecg.measure import MeasurementSet
 from experts.ecg.quality import RecordQuality, assess_record
 from experts.ecg.record import ECGRecord
 from experts.ecg.rhythm import PLAUSIBLE_HR, PWaveFinding, RRStats, p_wave_presence, rr_stats
 from experts.ecg.rules import evaluate
+
+
+AMPLITUDE_CATEGORIES = {"axis", "voltage", "hypertrophy", "ischaemia"}
 
 
 @dataclass
@@ -47,6 +54,9 @@ class Analysis:
     beats: BeatDetection | None = None
     rr: RRStats | None = None
     p_wave: PWaveFinding | None = None
+    median_beat: MedianBeat | None = None
+    fiducials: Fiducials | None = None
+    waves: dict[str, LeadWaves] = field(default_factory=dict)
     measurements: MeasurementSet | None = None
     statements: list[Statement] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -88,12 +98,41 @@ def analyze_record(
 
     if an.rr is not None and an.verdict != "non_diagnostic":
         _rhythm_measurements(an, ms)
+        _morphology_measurements(an, ms, patient)
 
     if an.verdict != "non_diagnostic":
-        result = evaluate(RULES, ms.items, patient, study_id, source)
+        rules = build_rules(config.qtc_formula)
+        if not quality.amplitudes_reliable:
+            rules = [r for r in rules if r.category not in AMPLITUDE_CATEGORIES]
+            an.warnings.append(
+                "Amplitude-based criteria (axis, voltage, hypertrophy, ST and Q waves) were not applied because the limb leads "
+                "are internally inconsistent (see quality)."
+            )
+        result = evaluate(rules, ms.items, patient, study_id, source)
         an.statements = result.statements
     an.warnings.extend(ms.warnings)
+    if config.make_plot and config.output_dir is not None:
+        _plot(an, study_id, ms, config.output_dir)
     return an
+
+
+def _plot(an: Analysis, study_id: str, ms: MeasurementSet, output_dir: Path) -> None:
+    from experts.ecg.plot import render_printout
+
+    def fmt(name: str, label: str) -> str:
+        m = ms.items.get(name)
+        return f"{label} {m.with_unit()}" if m else ""
+
+    parts = [fmt("heart_rate", "HR"), fmt("pr_interval", "PR"), fmt("qrs_duration", "QRS"), fmt("qt_interval", "QT"),
+             fmt("qrs_axis", "QRS axis")]
+    title = f"{an.record.source_file} — " + ", ".join(p for p in parts if p)
+    path = Path(output_dir) / f"{study_id}_ecg12.png"
+    try:
+        render_printout(an.record, path, an.median_beat, an.fiducials, title=title)
+    except Exception as exc:  # a plot must never sink the analysis
+        an.warnings.append(f"The ECG printout could not be drawn ({type(exc).__name__}: {exc}).")
+        return
+    an.artifacts.append(Artifact(kind="plot", title="12-lead ECG printout with median beats", path=str(path), media_type="image/png"))
 
 
 def _rhythm_measurements(an: Analysis, ms: MeasurementSet) -> None:
@@ -129,6 +168,30 @@ def _rhythm_measurements(an: Analysis, ms: MeasurementSet) -> None:
     ms.add("p_wave_amplitude", f"P-wave amplitude (lead {lead})", pw.template_amplitude_mv, "mV",
            "signed peak of the median-beat P-wave template relative to the PR segment", leads=[lead], span_s=span,
            location="median beat", decimals=2)
+
+
+def _morphology_measurements(an: Analysis, ms: MeasurementSet, patient: PatientContext) -> None:
+    """Median beat of the usable leads → global fiducials → intervals, axes,
+    per-lead amplitudes and ST levels."""
+    rec, beats = an.record, an.beats
+    assert beats is not None
+    usable = [n for n in rec.lead_names if an.quality.leads[n].usable]
+    excluded = [n for n in rec.lead_names if n not in usable]
+    if excluded:
+        an.warnings.append(f"Lead(s) {', '.join(excluded)} excluded from the median beat (poor signal quality).")
+    sub = rec.subset(usable)
+    mb = build_median_beat(sub.signals, sub.lead_names, sub.fs, beats.r_peaks)
+    if mb is None:
+        an.warnings.append("Too few clean dominant beats for a median beat: intervals and morphology were not measured.")
+        return
+    an.median_beat = mb
+    fid = delineate(mb)
+    an.fiducials = fid
+    an.warnings.extend(f"Median beat: {n}." for n in fid.notes)
+    add_global_measurements(ms, mb, fid, measure_all(mb, fid) if fid.qrs_on is not None else {}, patient.sex)
+    an.waves = measure_all(mb, fid) if fid.qrs_on is not None and fid.qrs_off is not None else {}
+    if an.waves:
+        add_lead_measurements(ms, mb, an.waves, rec.derived_leads)
 
 
 def to_result(an: Analysis, tool: str, version: str, study_id: str, inputs: list[str]) -> ExpertResult:

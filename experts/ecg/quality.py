@@ -35,11 +35,15 @@ class LeadQuality:
     score: float = 0.0  # higher is better; used to rank leads for beat detection
 
 
+EINTHOVEN_MAX_RESIDUAL = 0.10  # RMS(III − (II − I)) relative to the RMS of the limb leads
+
+
 @dataclass
 class RecordQuality:
     leads: dict[str, LeadQuality]
     verdict: str  # usable | limited | non_diagnostic
     reasons: list[str] = field(default_factory=list)
+    amplitudes_reliable: bool = True  # False when recorded limb leads contradict Einthoven's law
 
     def usable_leads(self) -> list[str]:
         return [n for n, q in self.leads.items() if q.usable]
@@ -110,4 +114,41 @@ def assess_record(record: ECGRecord) -> RecordQuality:
     for n in record.derived_leads:
         if not (leads.get("I") and leads["I"].usable and leads.get("II") and leads["II"].usable):
             leads[n].usable = False
-    return RecordQuality(leads=leads, verdict=verdict, reasons=reasons)
+    rq = RecordQuality(leads=leads, verdict=verdict, reasons=reasons)
+    residual = limb_lead_inconsistency(record)
+    if residual is not None and residual > EINTHOVEN_MAX_RESIDUAL:
+        rq.amplitudes_reliable = False
+        rq.reasons.append(
+            f"recorded limb leads contradict Einthoven's and Goldberger's laws (III ≠ II − I; residual {residual:.0%} of the "
+            "limb-lead signal): the per-lead calibration (gain) in the file or the lead wiring is wrong, so amplitudes, "
+            "axis and ST levels are unreliable"
+        )
+        if rq.verdict == "usable":
+            rq.verdict = "limited"
+    return rq
+
+
+def limb_lead_inconsistency(record: ECGRecord) -> float | None:
+    """RMS residual of the four limb-lead identities (III = II − I,
+    aVR = −(I+II)/2, aVL = I − II/2, aVF = II − I/2) over the RMS of the
+    limb leads, for leads that were recorded (not derived). None when
+    fewer than I, II and one more limb lead were recorded.
+
+    Why: electrocardiographs record two limb leads and compute the others,
+    so the identities hold to quantisation. A violation means the file's
+    per-lead gains are wrong (or the leads are mislabelled), which silently
+    corrupts every amplitude criterion."""
+    if not (record.has("I") and record.has("II")):
+        return None
+    recorded = [n for n in ("III", "aVR", "aVL", "aVF") if record.has(n) and n not in record.derived_leads]
+    if not recorded:
+        return None
+    i, ii = record.lead("I"), record.lead("II")
+    i, ii = i - np.mean(i), ii - np.mean(ii)  # means are linear: identities hold for them too
+    expected = {"III": ii - i, "aVR": -(i + ii) / 2, "aVL": i - ii / 2, "aVF": ii - i / 2}
+    num = den = 0.0
+    for n in recorded:
+        x = record.lead(n) - np.mean(record.lead(n))
+        num += float(np.mean((x - expected[n]) ** 2))
+        den += float(np.mean(x**2) + np.mean(expected[n] ** 2)) / 2
+    return float(np.sqrt(num / den)) if den > 0 else None

@@ -43,9 +43,44 @@ class Rule:
     all_of: tuple[Cond, ...]
     any_of: tuple[Cond, ...] = ()
     requires: tuple[str, ...] = ()  # statements that must be present first
+    requires_any: tuple[str, ...] = ()  # at least one of these must be present
     excludes: tuple[str, ...] = ()  # statements that pre-empt this one
     report_absent: bool = False  # say "absent" explicitly (e.g. AF) when evaluated and not met
     explanation: str = ""
+
+
+@dataclass(frozen=True)
+class LeadCond:
+    """A per-lead row: `measurement` is a template such as 'st_j_{lead}'.
+    `by_lead` overrides the thresholds for named leads (e.g. V2–V3)."""
+
+    measurement: str
+    op: Operator
+    thresholds: dict[str, float]
+    unit: str
+    ref: GuidelineRef | None = None
+    note: str | None = None
+    by_lead: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def for_lead(self, lead: str) -> Cond:
+        return Cond(self.measurement.format(lead=lead), self.op, self.by_lead.get(lead, self.thresholds), self.unit, self.ref, self.note)
+
+
+@dataclass(frozen=True)
+class TerritoryRule:
+    """Present when, in one lead group, at least `min_leads` leads meet all
+    `lead_conds` — the "two contiguous leads" construction of the Universal
+    Definition of MI. One statement per group that meets it."""
+
+    key: str
+    label: str
+    category: str
+    groups: dict[str, tuple[str, ...]]
+    lead_conds: tuple[LeadCond, ...]
+    min_leads: int = 2
+    excludes: tuple[str, ...] = ()
+    explanation: str = ""
+    snomed_key: str | None = None
 
 
 def _conservative(op: Operator, values: list[float]) -> float:
@@ -82,7 +117,7 @@ class EngineResult:
 
 
 def evaluate(
-    rules: list[Rule],
+    rules: list[Rule | TerritoryRule],
     measurements: dict[str, Measurement],
     patient: PatientContext,
     study_id: str,
@@ -96,9 +131,17 @@ def evaluate(
     for rule in rules:
         if only is not None and rule.key not in only:
             continue
+        if any(r in present for r in rule.excludes):
+            continue
+        if isinstance(rule, TerritoryRule):
+            for st in _evaluate_territory(rule, measurements, patient, study_id, source):
+                present.add(st.id.split(".", 1)[1])
+                present.add(rule.key)
+                out.statements.append(st)
+            continue
         if any(r not in present for r in rule.requires):
             continue
-        if any(r in present for r in rule.excludes):
+        if rule.requires_any and not any(r in present for r in rule.requires_any):
             continue
         needed = [c.measurement for c in rule.all_of]
         if any(n not in measurements for n in needed):
@@ -140,4 +183,44 @@ def evaluate(
                 source=source,
             )
         )
+    return out
+
+
+def _evaluate_territory(
+    rule: TerritoryRule, measurements: dict[str, Measurement], patient: PatientContext, study_id: str, source: Source
+) -> list[Statement]:
+    out: list[Statement] = []
+    for group, leads in rule.groups.items():
+        criteria: list[Criterion] = []
+        notes: set[str] = set()
+        met_leads: list[str] = []
+        for lead in leads:
+            conds = [lc.for_lead(lead) for lc in rule.lead_conds]
+            if any(c.measurement not in measurements for c in conds):
+                continue
+            lead_crit = []
+            for c in conds:
+                m = measurements[c.measurement]
+                t, note = resolve_threshold(c, patient)
+                met = Criterion.evaluate(m.value, c.op, t)
+                joined = "; ".join(x for x in (c.note, note) if x) or None
+                lead_crit.append(Criterion(measurement_id=m.id, operator=c.op, threshold=t, unit=c.unit, met=met, guideline=c.ref, note=joined))
+                if note:
+                    notes.add(note)
+            if all(c.met for c in lead_crit):
+                met_leads.append(lead)
+                criteria.extend(lead_crit)
+        if len(met_leads) >= rule.min_leads:
+            out.append(
+                Statement(
+                    id=f"{study_id}.{rule.key}_{group}",
+                    label=f"{rule.label}, {group.replace('_', ' ')} leads ({', '.join(met_leads)})",
+                    code=snomed(rule.snomed_key or rule.key),
+                    status="present",
+                    category=rule.category,
+                    criteria=criteria,
+                    explanation=(rule.explanation + (" (" + "; ".join(sorted(notes)) + ")" if notes else "")) or None,
+                    source=source,
+                )
+            )
     return out

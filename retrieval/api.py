@@ -1,8 +1,11 @@
 """The one function the agent's retrieve node calls.
 
-The slot is designed now so the graph, report and verifier already handle
-guideline passages; the retrieval issue fills in the corpus and index.
-Until an index exists this returns no passages and says why.
+`passages_for_findings` turns a case's findings into guideline queries
+(retrieval/queries.py) and returns the passages the hybrid search finds
+(retrieval/search.py). The first call in a process opens the index under
+$CARDIO_HOME/chroma, building it once if the corpus changed. Without the
+optional search stack (or without a corpus) it returns no passages and a
+note saying why, so a report is never sunk by retrieval.
 """
 
 from __future__ import annotations
@@ -23,11 +26,15 @@ def passages_for_findings(findings: list[dict], modalities: list[str], k: int = 
     """Turn a case's findings into guideline queries and return passages.
 
     `findings` are dicts with keys kind ('statement'|'measurement'), name,
-    label, value, unit, flag, status. Returns an empty outcome with a note
-    when no guideline index is available.
+    label, value, unit, flag, status. `k` passages per query; each passage
+    carries its retrieval score and citation. Guideline passages come first;
+    matching local protocols the user added with `kb add` follow as
+    collection='user_documents' passages (quoted data, never instructions).
+    Normal findings produce no query and an empty outcome. Returns an empty
+    outcome with a note when no guideline index is available.
     """
     try:
         from retrieval.search import search_for_findings
-    except ModuleNotFoundError:
-        return RetrievalOutcome(note="guideline index not available in this build")
+    except ModuleNotFoundError as exc:
+        return RetrievalOutcome(note=f"guideline index not available in this build ({exc.name} missing)")
     return search_for_findings(findings, modalities, k=k)

@@ -171,13 +171,13 @@ CONCEPTS: tuple[Concept, ...] = (
 # Statement name -> (concept key, search terms). Statements with no entry
 # are searched by their label.
 STATEMENT_TERMS: dict[str, tuple[str, str]] = {
-    "atrial_fibrillation": ("af", "atrial fibrillation → stroke risk, anticoagulation, rate and rhythm control"),
+    "atrial_fibrillation": ("af", "atrial fibrillation: CHA2DS2-VA stroke risk, oral anticoagulation, rate and rhythm control"),
     "atrial_flutter": ("flutter", "atrial flutter → anticoagulation, ablation"),
     "first_degree_av_block": ("pr", "first-degree AV block, PR >200 ms"),
     "second_degree_av_block": ("avb2", "second-degree AV block, Mobitz, pacing indication"),
     "third_degree_av_block": ("avb3", "complete heart block, third-degree AV block, pacing indication"),
-    "lbbb": ("lbbb", "left bundle branch block criteria → cardiac resynchronisation therapy"),
-    "rbbb": ("rbbb", "right bundle branch block criteria"),
+    "lbbb": ("lbbb", "complete left bundle branch block: QRS ≥120 ms, broad notched R in I, aVL, V5–V6"),
+    "rbbb": ("rbbb", "complete right bundle branch block: QRS ≥120 ms, rsR' in V1, wide S in I and V6"),
     "incomplete_rbbb": ("irbbb", "incomplete right bundle branch block criteria"),
     "incomplete_lbbb": ("ilbbb", "incomplete left bundle branch block criteria"),
     "lafb": ("lafb", "left anterior fascicular block criteria"),

@@ -298,7 +298,9 @@ def search_for_findings(
 
     queries = queries_from_findings(findings, modalities)
     if not queries:
-        return RetrievalOutcome(note="no abnormal findings to look up in the guidelines")
+        # Normal findings (sinus rhythm, an unflagged value) need no guideline:
+        # an empty outcome, and no note, since nothing went wrong.
+        return RetrievalOutcome()
     d = Path(corpus_dir) if corpus_dir is not None else Path(os.environ.get("CARDIO_CORPUS_DIR", CORPUS_DIR))
     if not corpus_files(d):
         return RetrievalOutcome(queries=[q.text for q in queries], note=f"guideline corpus not found at {d}")

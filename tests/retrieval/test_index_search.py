@@ -131,7 +131,11 @@ def test_api_entry_point_uses_the_index(sample_retriever, sample_corpus, monkeyp
     )
     assert [p.id for p in out.passages] == ["t-va-qtc-500-risk"]
     empty = passages_for_findings([], ["ecg"], k=3)
-    assert empty.passages == [] and empty.note == "no abnormal findings to look up in the guidelines"
+    assert empty.passages == [] and empty.queries == [] and empty.note is None
+    normal = passages_for_findings(
+        [{"kind": "statement", "name": "sinus_rhythm", "label": "Sinus rhythm", "status": "present", "modality": "ecg"}], ["ecg"]
+    )
+    assert normal.passages == [] and normal.queries == [] and normal.note is None
     monkeypatch.setenv("CARDIO_CORPUS_DIR", str(sample_corpus / "missing"))
     missing = passages_for_findings(
         [{"kind": "statement", "name": "lbbb", "label": "LBBB", "value": None, "unit": None, "flag": None, "status": "present"}],

@@ -40,7 +40,7 @@ def test_normal_values_absent_statements_and_nan_give_no_query():
 
 def test_statements_use_their_label_and_search_terms():
     out = texts([s("atrial_fibrillation", "Atrial fibrillation")])
-    assert out == ["atrial fibrillation → stroke risk, anticoagulation, rate and rhythm control"]
+    assert out == ["atrial fibrillation: CHA2DS2-VA stroke risk, oral anticoagulation, rate and rhythm control"]
     out = texts([s("brugada_pattern", "Brugada type 1 pattern")])
     assert out == ["Brugada type 1 pattern"]  # unknown statements are searched by label
 

@@ -67,7 +67,7 @@ class ToyQTTool(ExpertTool):
                                source=src, evidence=ev, **kw)  # fmt: skip
 
         ms = [
-            m("heart_rate", "Heart rate", hr, "/min", reference_range=ReferenceRange(low=50, high=100, unit="/min")),
+            m("heart_rate", "Heart rate", hr, "/min", reference_range=(rr := ReferenceRange(low=50, high=100, unit="/min")), flag=rr.classify(hr)),
             m("qrs_duration", "QRS duration", QRS_MS, "ms", flag="high", reference_range=ReferenceRange(high=110, unit="ms")),
             m("qt_interval", "QT interval", QT_MS, "ms"),
             m(f"qtc_{options.qtc_formula}", f"QTc ({options.qtc_formula.capitalize()})", qtc, "ms"),

@@ -1,0 +1,627 @@
+"""Follow-up questions on an analysed case, under the report's grounding rule.
+
+Why a separate path from the report: a question ("what was the QTc by
+Fridericia?", "why do you call this LBBB?", "what does the guideline
+recommend for EF 35%?") is answered from the case thread's results, by
+re-running a tool with other options through the same tool interface, or
+by guideline retrieval — and the answer passes the same verifier as the
+report (`agent.verifier.verify_answer`). A sentence that states something
+no tool measured is dropped; an answer with nothing grounded left says
+plainly that the case cannot answer the question.
+
+Backends:
+- `rules` (and the fallback of any LLM): intent matching over
+  measurements, statements (criteria with values, thresholds and guideline
+  references), tool options (a QTc formula the results lack triggers a
+  re-run), and guideline search. Every sentence is built from a tool
+  output with its id attached, so it is grounded by construction.
+- agentic LLM backends: the model sees the case data, may call the expert
+  tools (re-run with options) and `search_guidelines`, and writes the
+  answer; it is verified, fed back once, then the rules answer takes over.
+
+A case is a LangGraph thread: each turn (question, answer, tool calls, new
+measurements) is appended to the thread's `chat` channel, so later turns
+see earlier re-runs and the conversation survives a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.backends.base import Backend, ComposeInput
+from agent.case import ClinicalContext
+from agent.report import GroundingSummary, Report, ToolCallRecord
+from agent.verifier import CaseEvidence, check_sentence, concepts_in, statement_concepts, verify_answer
+from experts.core.tool import ExpertTool, ToolRequest
+from experts.core.types import ExpertResult, GuidelineRef, Measurement, Modality, Statement, StudyInput, format_quantity
+from retrieval.types import GuidelinePassage
+
+MAX_CHAT_STEPS = 4
+GUIDELINE_K = 3
+Intent = Literal["measurement", "statement", "rerun", "guideline", "unanswerable", "llm"]
+SearchFn = Callable[[str, int], list[GuidelinePassage]]
+
+
+class ChatError(RuntimeError):
+    """The question cannot be put to this case (unknown thread, no report)."""
+
+
+class SearchUnavailable(RuntimeError):
+    pass
+
+
+class ChatAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str
+    text: str = Field(description="The verified answer; citations inline as [M:id] [S:id] [G:id]")
+    intent: Intent
+    answered: bool = Field(description="False when the case's results could not answer the question")
+    cited_ids: list[str] = Field(default_factory=list)
+    measurements: list[Measurement] = Field(default_factory=list, description="Measurements the answer cites, with evidence")
+    passages: list[GuidelinePassage] = Field(default_factory=list, description="Guideline passages quoted as data")
+    references: list[GuidelineRef] = Field(default_factory=list, description="Guidelines behind the cited criteria' thresholds")
+    tool_calls: list[ToolCallRecord] = Field(default_factory=list, description="Tools re-run for this answer")
+    grounding: GroundingSummary = Field(default_factory=GroundingSummary)
+    backend: str = "rules"
+    fell_back: bool = False
+    notes: list[str] = Field(default_factory=list, description="What the system did and why (not clinical claims)")
+    thread_id: str | None = None
+
+
+# --- the case a question is about -------------------------------------------
+
+
+@dataclass
+class CaseView:
+    report: Report
+    studies: list[StudyInput] = field(default_factory=list)
+    context: ClinicalContext = field(default_factory=ClinicalContext)
+    thread_id: str | None = None
+    history: list[dict] = field(default_factory=list)
+    checkpoint_db: str | Path | None = None
+
+    def extra_measurements(self) -> list[Measurement]:
+        """Measurements from earlier turns' re-runs (later ones win)."""
+        return [Measurement.model_validate(m) for turn in self.history for m in turn.get("new_measurements", [])]
+
+    def measurements(self) -> list[Measurement]:
+        by_id = {m.id: m for m in self.report.measurements()}
+        for m in self.extra_measurements():
+            by_id[m.id] = m
+        return list(by_id.values())
+
+
+def _graph_config(thread_id: str) -> dict:
+    return {"configurable": {"thread_id": thread_id}}
+
+
+def load_case(thread_or_report: str | Report | Path, checkpoint_db: str | Path | None = None) -> CaseView:
+    """A case from its thread id (full: studies can be re-run), a Report,
+    or a report.json path (results only)."""
+    if isinstance(thread_or_report, Report):
+        return _view_from_report(thread_or_report)
+    if isinstance(thread_or_report, Path) or str(thread_or_report).endswith(".json"):
+        path = Path(thread_or_report)
+        if not path.is_file():
+            raise ChatError(f"{path}: no such report file")
+        return _view_from_report(Report.model_validate_json(path.read_text(encoding="utf-8")))
+    from agent.graph import build_graph
+    from agent.runner import sqlite_checkpointer
+
+    thread_id = str(thread_or_report)
+    with sqlite_checkpointer(checkpoint_db) as saver:
+        values = build_graph(saver).get_state(_graph_config(thread_id)).values
+    if not values:
+        raise ChatError(f"unknown case thread {thread_id!r}")
+    if not values.get("report"):
+        raise ChatError(f"case thread {thread_id!r} has no report (the case stopped before one was written)")
+    from agent.case import CaseInput
+    from agent.intake.group import IntakeResult
+
+    studies = list(IntakeResult.model_validate(values["intake"]).studies)
+    for r in values.get("results", []):
+        studies.extend(StudyInput.model_validate(d) for d in r.get("derived_studies", []))
+    return CaseView(report=Report.model_validate(values["report"]), studies=studies,
+                    context=CaseInput.model_validate(values["case"]).context, thread_id=thread_id,
+                    history=list(values.get("chat", [])), checkpoint_db=checkpoint_db)  # fmt: skip
+
+
+def _view_from_report(report: Report) -> CaseView:
+    h = report.reported_history
+    return CaseView(report=report, context=ClinicalContext(patient=report.patient, indication=h.indication, notes=h.notes_excerpt))
+
+
+def _save_turn(view: CaseView, turn: dict) -> None:
+    if view.thread_id is None:
+        return
+    from agent.graph import build_graph
+    from agent.runner import sqlite_checkpointer
+
+    with sqlite_checkpointer(view.checkpoint_db) as saver:
+        build_graph(saver).update_state(_graph_config(view.thread_id), {"chat": [turn]}, as_node="render")
+
+
+# --- tools and search ----------------------------------------------------------
+
+
+def default_search(query: str, k: int = GUIDELINE_K) -> list[GuidelinePassage]:
+    """The guideline knowledge base (hybrid search), if this build has it."""
+    try:
+        from retrieval.search import get_retriever
+    except ModuleNotFoundError as exc:
+        raise SearchUnavailable("the guideline index is not part of this build") from exc
+    return [p for p in get_retriever().search(query, k=k) if p.collection == "guidelines"]
+
+
+@dataclass
+class RerunOutcome:
+    record: ToolCallRecord
+    result: ExpertResult | None
+
+
+def rerun_tool(view: CaseView, tool: ExpertTool, study: StudyInput, options: dict[str, Any], out_root: Path | None = None) -> RerunOutcome:
+    """Run an expert again through its tool interface with other options."""
+    from agent.runner import cardio_home
+    from experts.core.errors import InputError, ToolUnavailable
+
+    base = out_root or cardio_home() / "chat" / (view.thread_id or view.report.report_id)
+    out_dir = base / f"turn-{len(view.history) + 1}" / study.study_id
+    record = ToolCallRecord(tool=tool.name, study_id=study.study_id, options=options, ok=False, requested_by="chat")
+    t0 = time.perf_counter()
+    result = None
+    try:
+        result = tool.run(ToolRequest(study=study, patient=view.context.patient, output_dir=str(out_dir), options=options))
+        record.ok = True
+    except (InputError, ToolUnavailable) as exc:
+        record.error = str(exc)
+    except Exception as exc:  # a tool bug must not end the conversation
+        record.error = f"internal error in {tool.name}: {type(exc).__name__}: {exc}"
+    record.runtime_s = round(time.perf_counter() - t0, 4)
+    return RerunOutcome(record, result)
+
+
+def _tools_for(view: CaseView) -> dict[Modality, ExpertTool]:
+    from experts.registry import NoToolForModality, load_tool
+
+    tools = {}
+    for modality in {s.modality for s in view.studies}:
+        try:
+            tools[modality] = load_tool(modality)
+        except NoToolForModality:
+            continue
+    return tools
+
+
+# --- intent matching (rules) ----------------------------------------------------
+
+_WORD = re.compile(r"[a-z0-9]+")
+STOPWORDS = set(
+    "a an the is was were are be been of by for with on at to in into from this that these those it its what which who "
+    "how why do does did you your me my i we our us please tell show give what's whats value values measured measure "
+    "patient case study result results report there any and or than as per".split()
+)
+# Everyday names of measurements → the machine names tools use.
+SYNONYMS: dict[str, list[str]] = {
+    "heart_rate": ["heart rate", "hr", "pulse", "rate"],
+    "qtc_bazett": ["bazett"],
+    "qtc_fridericia": ["fridericia"],
+    "qtc_framingham": ["framingham"],
+    "qt_interval": ["qt interval", "qt"],
+    "pr_interval": ["pr interval", "pr"],
+    "qrs_duration": ["qrs duration", "qrs width", "qrs"],
+    "qrs_axis": ["qrs axis", "axis"],
+    "lvef": ["ejection fraction", "lvef", "ef", "lv ef"],
+    "rvef": ["rvef", "rv ef", "right ventricular ejection fraction"],
+    "lv_edv": ["end diastolic volume", "edv", "lvedv"],
+    "lv_esv": ["end systolic volume", "esv", "lvesv"],
+    "lv_mass": ["lv mass", "myocardial mass", "mass"],
+}
+# What to call a quantity the question names but the case lacks.
+QUANTITY_NAMES = {
+    "heart_rate": "heart rate", "qtc_bazett": "QTc by Bazett", "qtc_fridericia": "QTc by Fridericia",
+    "qtc_framingham": "QTc by Framingham", "qt_interval": "QT interval", "pr_interval": "PR interval",
+    "qrs_duration": "QRS duration", "qrs_axis": "QRS axis", "lvef": "left ventricular ejection fraction",
+    "rvef": "right ventricular ejection fraction", "lv_edv": "LV end-diastolic volume", "lv_esv": "LV end-systolic volume",
+    "lv_mass": "LV mass",
+}  # fmt: skip
+GENERIC_OPTION_VALUES = {"auto", "default", "none", "true", "false", "yes", "no", "on", "off", "all"}
+WHY = re.compile(r"\b(why|criteri\w*|explain\w*|basis|based|reason\w*|evidence|justif\w*|how\s+did|how\s+do|call\s+(this|it))\b", re.I)
+GUIDELINE = re.compile(r"\b(guideline\w*|recommend\w*|should|indicat\w*|therap\w*|treat\w*|manag\w*|ESC|AHA|ACC|HRS|class\s+I+)\b", re.I)
+RERUN = re.compile(r"\b(re-?run|re-?comput\w*|recalculat\w*|re-?analy[sz]\w*|repeat|instead|using|with|by|per|according)\b", re.I)
+
+
+def _stem(token: str) -> str:
+    """Plural to singular, crudely ('intervals' → 'interval'); both sides
+    of every comparison go through it."""
+    return token[:-1] if len(token) > 3 and token.endswith("s") and not token.endswith("ss") else token
+
+
+def _tokens(text: str) -> list[str]:
+    return [_stem(t) for t in _WORD.findall(text.lower())]
+
+
+_STOP = {_stem(w) for w in STOPWORDS}
+
+
+def _phrase_in(phrase: str, text_tokens: list[str]) -> bool:
+    p = [_stem(w) for w in phrase.split()]
+    return any(text_tokens[i : i + len(p)] == p for i in range(len(text_tokens) - len(p) + 1))
+
+
+def _measurement_score(m: Measurement, q: list[str]) -> float:
+    content = [t for t in q if t not in _STOP]
+    if not content:
+        return 0.0
+    own = set(_tokens(m.name.replace("_", " "))) | set(_tokens(m.label))
+    score = float(sum(1 for t in set(content) if t in own))
+    for phrase in SYNONYMS.get(m.name, []):
+        if _phrase_in(phrase, q):
+            score += 1.5 * len(phrase.split())
+            break
+    return score
+
+
+def match_measurements(measurements: list[Measurement], question: str) -> list[Measurement]:
+    q = _tokens(question)
+    scored = [(m, _measurement_score(m, q)) for m in measurements]
+    best = max((s for _, s in scored), default=0.0)
+    if best < 1.0:
+        return []
+    return [m for m, s in scored if s == best][:6]
+
+
+def named_quantities(question: str) -> list[str]:
+    """Machine names of quantities the question names (e.g. 'EF' → lvef)."""
+    q = _tokens(question)
+    return [name for name, phrases in SYNONYMS.items() if any(_phrase_in(p, q) for p in phrases if p != "rate")]
+
+
+def match_statements(statements: list[Statement], question: str) -> list[Statement]:
+    concepts = concepts_in(question)
+    hits = [st for st in statements if concepts & statement_concepts(st)]
+    if hits:
+        return hits
+    q = {t for t in _tokens(question) if t not in _STOP}
+    scored = [(st, len(q & set(_tokens(st.label)))) for st in statements]
+    best = max((s for _, s in scored), default=0)
+    return [st for st, s in scored if s == best and s >= 2]
+
+
+def _cite(kind: str, ids: list[str]) -> str:
+    return f"[{kind}:{','.join(ids)}]"
+
+
+def measurement_sentence(m: Measurement) -> str:
+    text = f"{m.label} was {m.with_unit()} {_cite('M', [m.id])}"
+    rr = m.reference_range
+    if m.flag and m.flag != "normal" and rr and (rr.low is not None or rr.high is not None):
+        lo = format_quantity(rr.low, rr.unit, m.decimals) if rr.low is not None else None
+        hi = format_quantity(rr.high, rr.unit, m.decimals) if rr.high is not None else None
+        bound = f"{lo} to {hi}" if lo and hi else (f"above {lo}" if lo else f"up to {hi}")
+        text += f", flagged {m.flag} (reference {bound})"
+    return text + "."
+
+
+def statement_sentences(st: Statement, measurements: dict[str, Measurement], ev: CaseEvidence | None = None) -> list[str]:
+    """The statement and each criterion with value, operator, threshold and
+    the guideline behind the threshold. A guideline title can itself trip
+    the verifier (titles contain 'Recommendations', 'heart failure'); then
+    the sentence keeps the criterion and the reference goes to the answer's
+    `references` only."""
+    status = {"present": "reported as present", "absent": "reported as absent", "indeterminate": "indeterminate"}[st.status]
+    out = [f"{st.label}: {status} by {st.source.tool} {_cite('S', [st.id])}."]
+    for c in st.criteria:
+        m = measurements.get(c.measurement_id)
+        threshold = format_quantity(c.threshold, c.unit, m.decimals if m else 0)
+        value = f"{m.label} {m.with_unit()}" if m else c.measurement_id
+        ids = _cite("S", [st.id]) + (_cite("M", [m.id]) if m else "")
+        plain = f"Criterion: {value} {c.operator} {threshold}, {'met' if c.met else 'not met'}"
+        sentence = f"{plain} {ids}."
+        if c.guideline:
+            with_ref = f"{plain}; threshold from {c.guideline.guideline} ({c.guideline.year}), {c.guideline.section} {ids}."
+            if ev is None or check_sentence(with_ref, ev).ok:
+                sentence = with_ref
+        out.append(sentence)
+    if not st.criteria:
+        out.append(f"The tool gave no measured criteria for it {_cite('S', [st.id])}.")
+    return out
+
+
+def _option_values(tool: ExpertTool, studies: list[StudyInput]) -> dict[str, list[str]]:
+    """Enum values of the options a re-run may set, e.g. qtc_formula →
+    bazett/fridericia/framingham (the same options the LLM is offered)."""
+    from agent.backends.toolcalls import tool_spec
+
+    props = tool_spec(tool, studies)["function"]["parameters"]["properties"]
+    return {k: [str(x) for x in v["enum"]] for k, v in props.items() if k != "study_id" and "enum" in v}
+
+
+@dataclass
+class _Draft:
+    intent: Intent
+    sentences: list[str]
+    answered: bool
+    passages: list[GuidelinePassage] = field(default_factory=list)
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    new_measurements: list[Measurement] = field(default_factory=list)
+    new_statements: list[Statement] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _rerun_for(view: CaseView, question: str, out_root: Path | None) -> _Draft | None:
+    """A question naming a tool option value (e.g. 'Fridericia') whose
+    result the case lacks: re-run that tool with the option."""
+    tokens = _tokens(question)
+    tools = _tools_for(view)
+    for modality, tool in tools.items():
+        studies = [s for s in view.studies if s.modality == modality]
+        if not studies:
+            continue
+        for option, values in _option_values(tool, studies).items():
+            wanted = [v for v in values if _stem(v.lower()) in tokens and v.lower() not in GENERIC_OPTION_VALUES]
+            if len(wanted) != 1 or not RERUN.search(question):
+                continue
+            have = match_measurements(view.measurements(), question)
+            if have and any(_stem(wanted[0].lower()) in _tokens(m.name.replace("_", " ") + " " + m.label) for m in have) and not re.search(r"\bre-?(run|comput|calculat)", question, re.I):
+                return None  # already measured: a plain look-up answers it
+            draft = _Draft(intent="rerun", sentences=[], answered=False)
+            for study in studies:
+                outcome = rerun_tool(view, tool, study, {option: wanted[0]}, out_root)
+                draft.tool_calls.append(outcome.record)
+                if outcome.result is None:
+                    draft.notes.append(f"Re-running {tool.name} on {study.study_id} with {option}={wanted[0]} failed: {outcome.record.error}")
+                    continue
+                draft.new_measurements.extend(outcome.result.measurements)
+                draft.new_statements.extend(outcome.result.statements)
+                found = match_measurements(outcome.result.measurements, question)
+                draft.notes.append(f"Re-ran {tool.name} on {study.study_id} with {option}={wanted[0]}.")
+                for m in found:
+                    draft.sentences.append(measurement_sentence(m))
+                draft.answered = draft.answered or bool(found)
+            if not draft.answered:
+                draft.sentences.append("Re-running the analysis with that option did not produce the value asked for.")
+            return draft
+    return None
+
+
+def rules_answer(view: CaseView, question: str, search: SearchFn | None = None, out_root: Path | None = None) -> _Draft:
+    measurements = view.measurements()
+    statements = view.report.statements()
+    by_id = {m.id: m for m in measurements}
+
+    if view.studies:
+        rerun = _rerun_for(view, question, out_root)
+        if rerun is not None:
+            return rerun
+
+    wants_why = bool(WHY.search(question))
+    concepts = concepts_in(question)
+    if wants_why or (concepts and not GUIDELINE.search(question)):
+        hits = match_statements(statements, question)
+        if hits:
+            ev = _evidence(view, _Draft(intent="statement", sentences=[], answered=True))
+            sentences = [s for st in hits[:3] for s in statement_sentences(st, by_id, ev)]
+            return _Draft(intent="statement", sentences=sentences, answered=True)
+        if concepts:
+            assessed = [st for st in statements]
+            sentences = ["No analysis in this case assessed that finding, so this report can neither confirm nor exclude it."]
+            if assessed:
+                sentences.append("The findings assessed were: " + "; ".join(f"{st.label} ({st.status}) {_cite('S', [st.id])}" for st in assessed[:8]) + ".")
+            return _Draft(intent="statement", sentences=sentences, answered=False)
+
+    if GUIDELINE.search(question):
+        draft = _Draft(intent="guideline", sentences=[], answered=False)
+        try:
+            passages = (search or default_search)(question, GUIDELINE_K)
+        except SearchUnavailable as exc:
+            passages = []
+            draft.notes.append(f"Guideline search unavailable: {exc}.")
+        except Exception as exc:  # retrieval must not end the conversation
+            passages = []
+            draft.notes.append(f"Guideline search failed: {type(exc).__name__}: {exc}.")
+        if passages:
+            draft.passages = passages
+            draft.answered = True
+            draft.sentences.append("Guideline statements that match the question are quoted below.")
+            draft.sentences.extend(f"{p.citation()} {_cite('G', [p.id])}." for p in passages)
+        else:
+            draft.sentences.append("I found no guideline statement for this question.")
+        for name in named_quantities(question):
+            ms = [m for m in measurements if m.name == name]
+            if ms:
+                draft.sentences.extend(measurement_sentence(m) for m in ms)
+            else:
+                label = QUANTITY_NAMES.get(name, name.replace("_", " "))
+                draft.sentences.append(f"This case has no {label} measurement; values given in the question are not results of this case.")
+        return draft
+
+    found = match_measurements(measurements, question)
+    named = named_quantities(question)
+    have_named = [m for m in found if m.name in named]
+    if found and (not named or have_named):
+        return _Draft(intent="measurement", sentences=[measurement_sentence(m) for m in (have_named or found)], answered=True)
+
+    missing = [QUANTITY_NAMES.get(n, n.replace("_", " ")) for n in named if not any(m.name == n for m in measurements)]
+    sentences = []
+    notes = ["Ask about a measurement, a finding and its criteria, another tool option (e.g. a QTc formula), or a guideline."]
+    if missing:
+        sentences.append(f"This case has no {missing[0]} measurement.")
+        if found:
+            sentences.append("Related measurements: " + "; ".join(f"{m.label} {m.with_unit()} {_cite('M', [m.id])}" for m in found) + ".")
+            if not view.studies:
+                notes.insert(0, "Re-running a tool with other options needs the case thread, not only its report.")
+            return _Draft(intent="measurement", sentences=sentences, answered=False, notes=notes)
+    sentences.append("I cannot answer this from this case's results.")
+    examples = [m for m in measurements if m.flag in ("high", "low")][:2] or measurements[:2]
+    if examples:
+        sentences.append("Measured values include " + "; ".join(f"{m.label} {m.with_unit()} {_cite('M', [m.id])}" for m in examples) + ".")
+    present = [st for st in statements if st.status == "present"][:2]
+    if present:
+        sentences.append("Findings include " + "; ".join(f"{st.label} {_cite('S', [st.id])}" for st in present) + ".")
+    return _Draft(intent="unanswerable", sentences=sentences, answered=False, notes=notes)
+
+
+# --- LLM path -------------------------------------------------------------------
+
+
+def _compose_input(view: CaseView) -> ComposeInput:
+    r = view.report
+    return ComposeInput(sections=r.sections, passages_for={"report": list(r.guidelines)} if r.guidelines else {},
+                        supplied=r.supplied_modalities(), problems=r.rejected_inputs,
+                        failed_calls=[c for c in r.provenance.tool_calls if not c.ok], unavailable=[], context=view.context)  # fmt: skip
+
+
+def llm_answer(view: CaseView, question: str, backend: Backend, search: SearchFn | None, out_root: Path | None) -> tuple[str, _Draft]:
+    """Tool-calling conversation; returns the model's final text (unverified)
+    and what its tool calls produced."""
+    from agent.backends.prompts import SEARCH_TOOL, case_data, chat_messages
+    from agent.backends.toolcalls import RejectedCall, digest_text, parse_call, tool_specs
+
+    tools = _tools_for(view)
+    specs = tool_specs(tools, view.studies) if view.studies else []
+    offered = specs + [SEARCH_TOOL]
+    data = case_data(_compose_input(view))
+    if view.extra_measurements():
+        data["earlier_reruns"] = [{"id": m.id, "label": m.label, "value": m.with_unit()} for m in view.extra_measurements()]
+    history = [{"question": t["question"], "answer": t["answer"]} for t in view.history]
+    messages = chat_messages(data, view.context, history, question)
+    draft = _Draft(intent="llm", sentences=[], answered=True)
+    for _step in range(MAX_CHAT_STEPS):
+        turn = backend.plan_turn(messages, offered)
+        messages.append(turn.message)
+        if not turn.tool_calls:
+            return turn.text, draft
+        for req in turn.tool_calls:
+            if req.name == "search_guidelines":
+                try:
+                    query = str(json.loads(req.arguments or "{}").get("query", "")) or question
+                    found = (search or default_search)(query, GUIDELINE_K)
+                    draft.passages.extend(p for p in found if p.id not in {x.id for x in draft.passages})
+                    content = json.dumps([{"id": p.id, "citation": p.citation(), "text": p.text} for p in found], ensure_ascii=False)
+                except Exception as exc:
+                    content = f"ERROR: guideline search failed: {exc}"
+            else:
+                try:
+                    call = parse_call(req, tools, view.studies, specs, requested_by="chat")
+                    study = next(s for s in view.studies if s.study_id == call.study_id)
+                    outcome = rerun_tool(view, tools[study.modality], study, call.options, out_root)
+                    draft.tool_calls.append(outcome.record)
+                    if outcome.result is None:
+                        content = f"ERROR: {outcome.record.error}"
+                    else:
+                        draft.new_measurements.extend(outcome.result.measurements)
+                        draft.new_statements.extend(outcome.result.statements)
+                        content = digest_text(outcome.result.model_dump(mode="json"))
+                except (RejectedCall, json.JSONDecodeError) as exc:
+                    content = f"ERROR: {exc}"
+            messages.append({"role": "tool", "tool_call_id": req.id, "content": content})
+    return "", draft
+
+
+# --- entry point -------------------------------------------------------------------
+
+
+def _evidence(view: CaseView, draft: _Draft) -> CaseEvidence:
+    by_id = {m.id: m for m in view.measurements()}
+    for m in draft.new_measurements:
+        by_id[m.id] = m
+    statements = {st.id: st for st in view.report.statements()}
+    for st in draft.new_statements:
+        statements[st.id] = st
+    passages = list(view.report.guidelines) + draft.passages
+    return CaseEvidence.build(by_id.values(), statements.values(), passages, view.report.supplied_modalities())
+
+
+def _finish(view: CaseView, question: str, draft: _Draft, text: str, backend_name: str, fell_back: bool = False,
+            notes: list[str] | None = None) -> ChatAnswer:  # fmt: skip
+    ev = _evidence(view, draft)
+    kept, summary = verify_answer(text, ev)
+    cited = list(dict.fromkeys(i.strip() for _, ids in re.findall(r"\[(M|S|G):([^\]]+)\]", kept) for i in ids.split(",")))
+    measurements = [ev.measurements[i] for i in cited if i in ev.measurements]
+    passages = [p for p in draft.passages if p.id in cited]
+    references = list({c.guideline.short(): c.guideline for i in cited if i in ev.statements for c in ev.statements[i].criteria
+                       if c.guideline}.values())  # fmt: skip
+    answered = draft.answered and bool(kept)
+    if not kept:
+        kept = "I cannot answer this from this case's results."
+    return ChatAnswer(question=question, text=kept, intent=draft.intent, answered=answered, cited_ids=cited, measurements=measurements,
+                      passages=passages, references=references, tool_calls=draft.tool_calls, grounding=summary, backend=backend_name, fell_back=fell_back,
+                      notes=(notes or []) + draft.notes, thread_id=view.thread_id)  # fmt: skip
+
+
+def answer(
+    thread_or_report: str | Report | Path,
+    question: str,
+    backend: Backend | str | None = None,
+    *,
+    checkpoint_db: str | Path | None = None,
+    search: SearchFn | None = None,
+    out_root: Path | None = None,
+    save: bool = True,
+) -> ChatAnswer:
+    """Answer one follow-up question about a case, grounded like the report.
+
+    `thread_or_report` is a case thread id (from `analyze`), a `Report`, or a
+    report.json path; only a thread allows re-running tools. The turn is
+    appended to the thread (unless `save=False`).
+    """
+    from agent.backends import get_backend
+
+    question = (question or "").strip()
+    if not question:
+        raise ChatError("empty question")
+    view = load_case(thread_or_report, checkpoint_db)
+    b = backend if isinstance(backend, Backend) else get_backend(backend)
+    result: ChatAnswer | None = None
+    if b.agentic:
+        notes: list[str] = []
+        try:
+            text, draft = llm_answer(view, question, b, search, out_root)
+            result = _finish(view, question, draft, text, b.name)
+            if result.grounding.sentences_removed or not text:
+                reasons = [f"{r.text!r}: {r.reason}" for r in result.grounding.removed]
+                retry_q = question + "\n\n(Your previous answer broke the grounding rules; these sentences were deleted: " + "; ".join(reasons)[:2000] + ". Answer again, citing ids for every number and finding.)"  # fmt: skip
+                text, draft2 = llm_answer(view, retry_q, b, search, out_root)
+                draft2.tool_calls = draft.tool_calls + draft2.tool_calls
+                draft2.new_measurements = draft.new_measurements + draft2.new_measurements
+                draft2.new_statements = draft.new_statements + draft2.new_statements
+                draft2.passages = draft.passages + [p for p in draft2.passages if p.id not in {x.id for x in draft.passages}]
+                result = _finish(view, question, draft2, text, b.name)
+                if result.grounding.sentences_removed or not text:
+                    notes.append("The language model's answer failed the grounding check twice; this answer comes from the rules.")
+                    result = None
+        except Exception as exc:
+            notes.append(f"The language model could not answer ({type(exc).__name__}: {exc}); this answer comes from the rules.")
+            result = None
+        if result is None:
+            draft = rules_answer(view, question, search, out_root)
+            result = _finish(view, question, draft, " ".join(draft.sentences), b.name, fell_back=True, notes=notes)
+    else:
+        draft = rules_answer(view, question, search, out_root)
+        result = _finish(view, question, draft, " ".join(draft.sentences), b.name)
+    if save:
+        _save_turn(view, {
+            "question": question, "answer": result.text, "intent": result.intent, "answered": result.answered,
+            "cited_ids": result.cited_ids, "tool_calls": [c.model_dump(mode="json") for c in result.tool_calls],
+            "new_measurements": [m.model_dump(mode="json") for m in _rerun_measurements(result)],
+            "backend": result.backend, "at": time.time(),
+        })  # fmt: skip
+    return result
+
+
+def _rerun_measurements(result: ChatAnswer) -> list[Measurement]:
+    """Measurements a re-run produced that the answer cites: kept on the
+    thread so later questions can use them."""
+    return result.measurements if result.tool_calls else []
+
+
+def history(thread_id: str, checkpoint_db: str | Path | None = None) -> list[dict]:
+    return load_case(thread_id, checkpoint_db).history

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ CANDIDATES = 50
 # A user-document chunk joins a case's passages only when it is this close
 # to the query (cosine) or shares query terms (BM25 > 0).
 USER_DOC_MIN_SIMILARITY = 0.35
+DENSE_RETRY_S = 60.0
 
 
 def lexical_text(p: GuidelinePassage) -> str:
@@ -74,6 +76,7 @@ class Retriever:
         force_rebuild: bool = False,
         dense: bool = True,
     ):
+        self.created_at = time.monotonic()
         self.corpus_dir = Path(corpus_dir)
         self.corpus: Corpus = load_corpus(self.corpus_dir)
         self.passages = self.corpus.by_id()
@@ -265,7 +268,11 @@ def get_retriever(corpus_dir: Path | str = CORPUS_DIR, progress: bool | None = N
     with _RETRIEVER_LOCK:
         cached = _RETRIEVERS.get(key)
         if cached is not None and cached[0] == signature:
-            return cached[1]
+            retriever = cached[1]
+            # A retriever that lost its dense index (server down) retries
+            # after a minute instead of staying lexical-only for ever.
+            if retriever.dense_available or time.monotonic() - retriever.created_at < DENSE_RETRY_S:
+                return retriever
         retriever = Retriever(d, progress=progress)
         _RETRIEVERS[key] = (signature, retriever)
         return retriever

@@ -142,3 +142,28 @@ def test_api_entry_point_uses_the_index(sample_retriever, sample_corpus, monkeyp
         ["ecg"],
     )
     assert missing.passages == [] and "corpus not found" in missing.note and missing.queries
+
+
+def test_unreachable_chroma_server_degrades_to_bm25_with_a_note(sample_corpus, monkeypatch, retrieval_home):
+    import socket
+
+    from retrieval.search import Retriever, clear_retrievers, search_for_findings
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("CARDIO_CHROMA_URL", f"http://127.0.0.1:{port}")
+    try:
+        r = Retriever(sample_corpus, progress=False)
+        assert not r.dense_available and r.dense_error
+        assert [p.id for p in r.search("QTc 500 ms torsades", k=1)] == ["t-va-qtc-500-risk"]  # BM25 still answers
+        with pytest.raises(RuntimeError, match="dense index unavailable"):
+            r.search("QTc", k=1, mode="dense")
+        out = search_for_findings(
+            [{"kind": "measurement", "name": "qtc_bazett", "label": "QTc", "value": 510, "unit": "ms", "flag": "high", "status": None}],
+            ["ecg"],
+            corpus_dir=sample_corpus,
+        )
+        assert out.passages and out.note.startswith("lexical search only:")
+    finally:
+        clear_retrievers()

@@ -62,7 +62,6 @@ def rrf_fuse(rankings: Iterable[list[str]], k: int = RRF_K, weights: Iterable[fl
 class Hit:
     id: str
     score: float
-    collection: str = "guidelines"
 
 
 class Retriever:
@@ -148,7 +147,12 @@ class Retriever:
         self, query: str, n: int, filters: SearchFilter | None = None, measurement_names: Iterable[str] = ()
     ) -> list[Hit]:
         depth = max(CANDIDATES, n)
-        dense = self.dense_search(query, depth, filters)
+        try:
+            dense = self.dense_search(query, depth, filters)
+        except Exception as exc:  # noqa: BLE001 - e.g. the Chroma server went away
+            self.dense_error = f"{type(exc).__name__}: {exc}"
+            self._collection = None  # get_retriever() opens a fresh one after DENSE_RETRY_S
+            dense = []
         lexical = self.bm25_search(query, depth, filters)
         rankings = [[h.id for h in dense], [h.id for h in lexical]]
         names = {m.lower() for m in measurement_names}

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from experts import registry
@@ -19,7 +21,14 @@ def toy_registry(monkeypatch, tmp_path):
     registry.load_tool.cache_clear()
 
 
+@pytest.fixture(scope="session")
+def _ecg_record(tmp_path_factory):
+    return fixtures.make_wfdb(tmp_path_factory.mktemp("ecg") / "in", name="rec", seconds=20.0).parent
+
+
 @pytest.fixture()
-def ecg_case(tmp_path):
-    """A 20-s WFDB record (toy tools read its length)."""
-    return fixtures.make_wfdb(tmp_path / "in", name="rec", seconds=20.0).parent
+def ecg_case(_ecg_record, tmp_path):
+    """A 20-s WFDB record (toy tools read its length), private to the test."""
+    dst = tmp_path / "in"
+    shutil.copytree(_ecg_record, dst)
+    return dst

@@ -10,6 +10,8 @@ retriever to the guideline section that interprets such a value. The value
 ranges that pick them mirror the cited thresholds (LVEF ≤40 / 41–49 %, QTc
 ≥500 ms, QRS ≥120/150 ms, PR >200 ms, rate <50 or >100 /min ...), but
 nothing here is reported as a finding; the experts' statements are.
+Thresholds are written in words ("120 ms or more"), as the corpus states
+them, because BM25 drops the ≥ sign.
 
 Findings are dicts with keys kind ('statement'|'measurement'), name, label,
 value, unit, flag, status (see retrieval/api.py). Normal measurements and
@@ -75,9 +77,9 @@ def _qtc(v: float) -> str | None:
 
 def _qrs(v: float) -> str | None:
     if v >= 150:
-        return "wide QRS, bundle branch block, cardiac resynchronisation therapy"
+        return "complete bundle branch block (QRS 120 ms or more); CRT when QRS 150 ms or more"
     if v >= 120:
-        return "QRS ≥120 ms, bundle branch block or intraventricular conduction delay"
+        return "QRS 120 ms or more: complete bundle branch block or intraventricular conduction delay"
     if v >= 110:
         return "QRS 110–119 ms, incomplete bundle branch block, fascicular block"
     return None
@@ -124,7 +126,7 @@ def _lavi(v: float) -> str | None:
 
 
 def _wall(v: float) -> str | None:
-    return "maximal LV wall thickness ≥15 mm, hypertrophic cardiomyopathy" if v >= 15 else None
+    return "maximal LV wall thickness 15 mm or more, hypertrophic cardiomyopathy" if v >= 15 else None
 
 
 def _gls(v: float) -> str | None:
@@ -176,8 +178,8 @@ STATEMENT_TERMS: dict[str, tuple[str, str]] = {
     "first_degree_av_block": ("pr", "first-degree AV block, PR >200 ms"),
     "second_degree_av_block": ("avb2", "second-degree AV block, Mobitz, pacing indication"),
     "third_degree_av_block": ("avb3", "complete heart block, third-degree AV block, pacing indication"),
-    "lbbb": ("lbbb", "complete left bundle branch block: QRS ≥120 ms, broad notched R in I, aVL, V5–V6"),
-    "rbbb": ("rbbb", "complete right bundle branch block: QRS ≥120 ms, rsR' in V1, wide S in I and V6"),
+    "lbbb": ("lbbb", "complete left bundle branch block: QRS 120 ms or more, broad notched R in I, aVL, V5–V6"),
+    "rbbb": ("rbbb", "complete right bundle branch block: QRS 120 ms or more, rsR' in V1, wide S in I and V6"),
     "incomplete_rbbb": ("irbbb", "incomplete right bundle branch block criteria"),
     "incomplete_lbbb": ("ilbbb", "incomplete left bundle branch block criteria"),
     "lafb": ("lafb", "left anterior fascicular block criteria"),

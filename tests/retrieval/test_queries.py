@@ -26,7 +26,7 @@ def test_abnormal_measurements_become_valued_queries():
     assert texts([m("lvef", 45, "%")]) == ["LVEF 45% → HFmrEF heart failure with mildly reduced ejection fraction"]
     assert texts([m("pr_interval", 240, "ms", "high")]) == ["PR 240 ms → first-degree AV block, PR prolongation"]
     assert texts([m("heart_rate", 42, "/min", "low")])[0].startswith("heart rate 42 bpm → bradycardia")
-    assert texts([m("qrs_duration", 158, "ms", "high")])[0].startswith("QRS 158 ms → wide QRS")
+    assert texts([m("qrs_duration", 158, "ms", "high")])[0].startswith("QRS 158 ms → complete bundle branch block")
 
 
 def test_normal_values_absent_statements_and_nan_give_no_query():

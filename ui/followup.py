@@ -1,0 +1,71 @@
+"""Follow-up questions in the case's chat, answered by agent.chat.
+
+Why a thin bridge: the answer is produced (and verified against the case's
+tool outputs) by `agent.chat.answer`; the UI only turns the verified text,
+its cited measurements and guideline passages into a chat message. The
+module is imported lazily so a build without agent.chat still starts and
+says so instead of failing.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from pathlib import Path
+
+from agent.render.markdown import evidence_text, reference_text
+from ui.report_view import strip_markers
+
+log = logging.getLogger("cardioagent.ui")
+UNAVAILABLE = "Follow-up questions are not available in this build (agent.chat is missing). The report on the right is complete."
+
+
+def available() -> bool:
+    try:
+        import agent.chat  # noqa: F401
+    except ModuleNotFoundError:
+        return False
+    return True
+
+
+def ask(thread_id: str, question: str, *, backend, retrieval: bool, out_root: Path) -> dict:
+    """Answer `question` on the case thread; returns one Chatbot message."""
+    try:
+        from agent import chat
+    except ModuleNotFoundError:
+        return {"role": "assistant", "content": UNAVAILABLE}
+    search = None
+    if not retrieval:
+        def search(query: str, k: int = 3):  # noqa: ARG001 - same signature as chat.default_search
+            raise chat.SearchUnavailable("guideline retrieval is switched off in the settings")
+    try:
+        result = chat.answer(thread_id, question, backend, search=search, out_root=out_root)
+    except chat.ChatError as exc:
+        return {"role": "assistant", "content": f"I cannot answer on this case: {exc}"}
+    log.info("follow-up answered: intent=%s answered=%s cited=%d", result.intent, result.answered, len(result.cited_ids))
+    return {"role": "assistant", "content": answer_markdown(result)}
+
+
+def answer_markdown(result) -> str:
+    """The verified answer, then the evidence it cites (values with their
+    reference and location, guideline passages to expand)."""
+    e = html.escape
+    parts = [e(strip_markers(result.text))]
+    if result.measurements:
+        rows = "".join(
+            f"<tr><td>{e(m.label)}</td><td><b>{e(m.with_unit())}</b></td><td>{e(m.flag or '')}</td><td>{e(reference_text(m)) or '—'}</td>"
+            f"<td>{e(evidence_text(m))}<br><small>{e(m.source.tool)} {e(m.source.version)}</small></td></tr>"
+            for m in result.measurements
+        )
+        parts.append("<table class='ca-answer'><thead><tr><th>Measurement</th><th>Value</th><th>Flag</th><th>Reference</th>"
+                     f"<th>Evidence</th></tr></thead><tbody>{rows}</tbody></table>")  # fmt: skip
+    for p in result.passages:
+        parts.append(f"<details><summary>{e(p.citation())}</summary><blockquote>{e(p.text)}</blockquote></details>")
+    extra = [e(n) for n in result.notes]
+    if result.tool_calls:
+        extra += [f"re-ran {e(c.tool)} on {e(c.study_id)} ({'ok' if c.ok else 'failed'})" for c in result.tool_calls]
+    g = result.grounding
+    extra.append(f"verified: {g.numbers_traced}/{g.numbers_checked} numbers traced"
+                 + (f", {g.sentences_removed} sentence(s) removed" if g.sentences_removed else "") + f" · {e(result.backend)}")  # fmt: skip
+    parts.append("<small>" + " · ".join(extra) + "</small>")
+    return "\n\n".join(parts)

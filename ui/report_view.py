@@ -1,0 +1,378 @@
+"""The report panel: a Report as an HTML fragment for the clinician.
+
+Why our own fragment and not the downloadable report.html: the panel sits
+beside the chat and is read top-down in seconds — status and impression
+first, each impression item expandable to the measurements, criteria,
+guideline passages and figure it rests on; key measurements before the
+per-lead detail; provenance folded away. It is built from the same Report
+object, so what the panel shows and what is downloaded cannot disagree.
+
+No JavaScript: expansion uses <details>, links are in-page anchors, and
+figures are embedded as data URIs (the panel must render inside locked-down
+browsers and in screenshots of the tests).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from collections import OrderedDict
+from pathlib import Path
+
+from agent.render.markdown import evidence_text, reference_text
+from agent.report import ImpressionItem, ModalitySection, Report
+from experts.core.types import Measurement, Statement
+
+e = html.escape
+MAX_INLINE_IMAGE = 6 * 2**20
+MAX_KEY_ROWS = 40
+LEAD_ORDER = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6", "X", "Y", "Z"]
+_CITE = re.compile(r"\s*\[(M|S|G):([^\]]+)\]")
+
+CODE_SYSTEMS = {"http://loinc.org": "LOINC", "http://snomed.info/sct": "SNOMED CT", "urn:cardioagent": "local"}
+STATUS_TEXT = {
+    "preliminary": "Preliminary — not signed",
+    "final": "Final — signed",
+    "amended": "Amended",
+}
+
+
+def anchor(kind: str, ident: str) -> str:
+    return f"ca-{kind}-" + re.sub(r"[^A-Za-z0-9_-]", "_", ident)
+
+
+def image_data_uri(path: str | Path, media_type: str = "image/png") -> str | None:
+    p = Path(path)
+    try:
+        if not p.is_file() or p.stat().st_size > MAX_INLINE_IMAGE:
+            return None
+        return f"data:{media_type};base64," + base64.b64encode(p.read_bytes()).decode("ascii")
+    except OSError:
+        return None
+
+
+def linkify(text: str, known: set[str] | None = None) -> str:
+    """Escape prose; turn [M:id] markers into small superscript links."""
+    out, pos = [], 0
+    for m in _CITE.finditer(text):
+        out.append(e(text[pos : m.start()]))
+        for ident in m.group(2).split(","):
+            ident = ident.strip()
+            kind = m.group(1).lower()
+            if known is None or ident in known:
+                out.append(f"<a class='ca-cite' href='#{anchor(kind, ident)}' title='{e(ident)}'>{kind.upper()}</a>")
+        pos = m.end()
+    out.append(e(text[pos:]))
+    return "".join(out)
+
+
+def strip_markers(text: str) -> str:
+    return _CITE.sub("", text).strip()
+
+
+# --- measurement grouping --------------------------------------------------
+
+
+def lead_of(m: Measurement) -> str | None:
+    """The lead a per-lead measurement belongs to (name ends with _<lead>)."""
+    leads = m.evidence.leads
+    if len(leads) == 1 and m.name.endswith("_" + leads[0]):
+        return leads[0]
+    return None
+
+
+def split_measurements(section: ModalitySection) -> tuple[list[Measurement], list[Measurement]]:
+    """(key, detail): per-lead values go to the detail matrix; flagged values
+    always stay in the key table."""
+    key, detail = [], []
+    for m in section.measurements:
+        (detail if lead_of(m) and m.flag in (None, "normal") else key).append(m)
+    if len(key) > MAX_KEY_ROWS:
+        flagged = [m for m in key if m.flag in ("low", "high", "abnormal")]
+        rest = [m for m in key if m not in flagged]
+        keep = flagged + rest[: max(0, MAX_KEY_ROWS - len(flagged))]
+        detail = [m for m in key if m not in keep] + detail
+        key = [m for m in key if m in keep]
+    return key, detail
+
+
+def _flag_cell(m: Measurement) -> str:
+    if not m.flag:
+        return "<td class='ca-flag'></td>"
+    arrow = {"high": "▲ high", "low": "▼ low", "abnormal": "● abnormal", "normal": "normal"}[m.flag]
+    return f"<td class='ca-flag ca-flag-{m.flag}'>{arrow}</td>"
+
+
+def _reference_cell(m: Measurement) -> str:
+    ref = reference_text(m)
+    src = m.reference_range.source if m.reference_range else None
+    if not ref:
+        return "<td class='ca-ref ca-muted'>—</td>"
+    cite = f"<div class='ca-src'>{e(src.short())}</div>" if src else ""
+    return f"<td class='ca-ref'>{e(ref)}{cite}</td>"
+
+
+def measurement_rows(ms: list[Measurement], *, with_anchor: bool = True) -> str:
+    rows = []
+    for m in ms:
+        ident = f" id='{anchor('m', m.id)}'" if with_anchor else ""
+        code = f" <span class='ca-code' title='{e(m.code.display)}'>{e(CODE_SYSTEMS.get(m.code.system, 'code'))} {e(m.code.code)}</span>" if m.code else ""
+        quality = "" if m.quality == "usable" else f" <span class='ca-q ca-q-{m.quality}'>{e(m.quality.replace('_', '-'))}</span>"
+        rows.append(
+            f"<tr{ident} class='{'ca-abn' if m.flag in ('low', 'high', 'abnormal') else ''}'>"
+            f"<td class='ca-label'>{e(m.label)}{quality}{code}</td><td class='ca-val'>{e(m.with_unit())}</td>{_flag_cell(m)}"
+            f"{_reference_cell(m)}<td class='ca-ev'>{e(evidence_text(m))}<div class='ca-src'>{e(m.method)} · "
+            f"{e(m.source.tool)} {e(m.source.version)}{(' · ' + e(m.source.model)) if m.source.model else ''}</div></td></tr>"
+        )
+    return "".join(rows)
+
+
+def measurement_table(ms: list[Measurement], *, with_anchor: bool = True, css: str = "ca-mtable") -> str:
+    if not ms:
+        return ""
+    return (f"<table class='{css}'><thead><tr><th>Measurement</th><th>Value</th><th>Flag</th><th>Reference</th>"
+            f"<th>Evidence · method · source</th></tr></thead><tbody>{measurement_rows(ms, with_anchor=with_anchor)}</tbody></table>")  # fmt: skip
+
+
+def per_lead_matrix(ms: list[Measurement]) -> str:
+    """Per-lead values as a lead × quantity matrix (how ECG readers scan them)."""
+    by_quantity: "OrderedDict[str, dict[str, Measurement]]" = OrderedDict()
+    labels: dict[str, str] = {}
+    leftovers = []
+    for m in ms:
+        lead = lead_of(m)
+        if lead is None:
+            leftovers.append(m)
+            continue
+        base = m.name[: -len(lead) - 1]
+        by_quantity.setdefault(base, {})[lead] = m
+        labels.setdefault(base, m.label[: -len(lead)].strip() if m.label.endswith(lead) else m.label)
+    if not by_quantity:
+        return measurement_table(leftovers, with_anchor=True)
+    leads = sorted({lead for d in by_quantity.values() for lead in d}, key=lambda x: (LEAD_ORDER.index(x) if x in LEAD_ORDER else 99, x))
+    head = "".join(f"<th title='{e(labels[q])}'>{e(labels[q])}<div class='ca-unit'>{e(next(iter(by_quantity[q].values())).unit)}</div></th>"
+                   for q in by_quantity)  # fmt: skip
+    rows = []
+    for lead in leads:
+        cells = []
+        for q in by_quantity:
+            m = by_quantity[q].get(lead)
+            if m is None:
+                cells.append("<td class='ca-muted'>—</td>")
+            else:
+                shown = f"{m.value:.2f}" if m.unit == "mV" and m.decimals == 0 else m.formatted()
+                cells.append(f"<td id='{anchor('m', m.id)}' title='{e(m.label)}: {e(evidence_text(m))}'>{e(shown)}</td>")
+        rows.append(f"<tr><th class='ca-lead'>{e(lead)}</th>{''.join(cells)}</tr>")
+    first = ms[0]
+    source = f"{first.source.tool} {first.source.version}; {first.evidence.location or ''}".strip("; ")
+    table = (f"<div class='ca-scroll'><table class='ca-matrix'><thead><tr><th>Lead</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+             f"<div class='ca-src'>Per-lead values from {e(first.evidence.file)} ({e(source)}). Hover a cell for its evidence.</div>")  # fmt: skip
+    return table + measurement_table(leftovers)
+
+
+# --- statements, impression ----------------------------------------------------
+
+
+def criteria_list(st: Statement, by_id: dict[str, Measurement]) -> str:
+    items = []
+    for c in st.criteria:
+        m = by_id.get(c.measurement_id)
+        value = f"{e(m.label)} <b>{e(m.with_unit())}</b>" if m else e(c.measurement_id)
+        link = f"<a href='#{anchor('m', c.measurement_id)}'>{value}</a>" if m else value
+        threshold = f"{c.threshold:g} {c.unit}".replace(" /min", " bpm").replace(" deg", "°")
+        met = "<span class='ca-met'>met</span>" if c.met else "<span class='ca-notmet'>not met</span>"
+        ref = f"<div class='ca-src'>{e(c.guideline.short())}</div>" if c.guideline else ""
+        items.append(f"<li>{link} {e(c.operator)} {e(threshold)} — {met}{ref}</li>")
+    return "<ul class='ca-criteria'>" + "".join(items) + "</ul>" if items else "<span class='ca-muted'>no measured criteria</span>"
+
+
+def statements_table(section: ModalitySection, by_id: dict[str, Measurement]) -> str:
+    if not section.statements:
+        return ""
+    order = {"present": 0, "indeterminate": 1, "absent": 2}
+    rows = []
+    for st in sorted(section.statements, key=lambda s: order.get(s.status, 3)):
+        expl = f"<div class='ca-src'>{e(st.explanation)}</div>" if st.explanation else ""
+        conf = f" <span class='ca-muted'>({st.confidence:.0%})</span>" if st.confidence is not None else ""
+        rows.append(f"<tr id='{anchor('s', st.id)}' class='ca-st-{st.status}'><td class='ca-label'>{e(st.label)}{expl}</td>"
+                    f"<td><span class='ca-pill ca-pill-{st.status}'>{e(st.status)}</span>{conf}</td><td>{criteria_list(st, by_id)}</td></tr>")  # fmt: skip
+    return ("<table class='ca-stable'><thead><tr><th>Finding</th><th>Status</th><th>Criteria (measured value, threshold, guideline)</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")  # fmt: skip
+
+
+def _figure_ids(report: Report) -> dict[str, list[tuple[str, str]]]:
+    """study id → [(figure anchor, title)] for PNG artifacts."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for s in report.sections:
+        for i, art in enumerate(a for a in s.artifacts if a.media_type == "image/png"):
+            out.setdefault(s.study_id, []).append((anchor("f", f"{s.study_id}-{i}"), art.title))
+    return out
+
+
+def impression_item(item: ImpressionItem, report: Report, by_id: dict[str, Measurement], statements: dict[str, Statement],
+                    figures: dict[str, list[tuple[str, str]]], number: int = 1) -> str:  # fmt: skip
+    passages = {p.id: p for p in report.guidelines}
+    parts = []
+    cited_m = [by_id[i] for i in item.measurement_ids if i in by_id]
+    for sid in item.statement_ids:
+        st = statements.get(sid)
+        if st is None:
+            continue
+        parts.append(f"<div class='ca-evh'>Finding <a href='#{anchor('s', st.id)}'>{e(st.label)}</a> "
+                     f"<span class='ca-pill ca-pill-{st.status}'>{e(st.status)}</span> — {e(st.source.tool)} {e(st.source.version)}</div>"
+                     + criteria_list(st, by_id))  # fmt: skip
+        for c in st.criteria:  # measurements behind the criteria are evidence too
+            if c.measurement_id in by_id and by_id[c.measurement_id] not in cited_m:
+                cited_m.append(by_id[c.measurement_id])
+    if cited_m:
+        parts.append("<div class='ca-evh'>Measurements</div>" + measurement_table(cited_m, with_anchor=False, css="ca-mtable ca-compact"))
+    for pid in item.passage_ids:
+        p = passages.get(pid)
+        if p is None:
+            continue
+        parts.append(guideline_block(p, open_=True, with_anchor=False))
+    studies = {i.split(".", 1)[0] for i in item.statement_ids + item.measurement_ids}
+    figs = [f for sid in sorted(studies) for f in figures.get(sid, [])]
+    if figs:
+        parts.append("<div class='ca-evh'>Figures</div>" + " · ".join(f"<a href='#{fid}'>{e(title)}</a>" for fid, title in figs))
+    kind = f"<span class='ca-kind ca-kind-{item.kind}'>{e(item.kind)}</span>"
+    body = "".join(parts) or "<span class='ca-muted'>No linked evidence.</span>"
+    return (f"<li><details class='ca-imp'><summary><span class='ca-num'>{number}.</span>{kind}<span class='ca-imptext'>{linkify(item.text)}</span></summary>"
+            f"<div class='ca-evidence'>{body}</div></details></li>")
+
+
+def guideline_block(p, *, open_: bool = False, with_anchor: bool = True) -> str:
+    grade = ", ".join(x for x in (f"class {p.recommendation_class}" if getattr(p, "recommendation_class", None) else "",
+                                  f"level {p.evidence_level}" if getattr(p, "evidence_level", None) else "") if x)  # fmt: skip
+    ident = f" id='{anchor('g', p.id)}'" if with_anchor else ""
+    return (f"<details class='ca-guide'{ident}{' open' if open_ else ''}><summary>{e(p.citation())}</summary>"
+            f"<blockquote>{e(p.text)}</blockquote><div class='ca-src'>{e(grade + ' · ' if grade else '')}paraphrased statement {e(p.id)}</div></details>")  # fmt: skip
+
+
+# --- the panel -----------------------------------------------------------------
+
+
+def status_banner(report: Report) -> str:
+    last = report.signoffs[-1] if report.signoffs else None
+    who = f" by {e(last.clinician)} · {last.signed_at:%Y-%m-%d %H:%M} UTC" if last else ""
+    text = STATUS_TEXT.get(report.status, report.status)
+    return f"<span class='ca-status ca-status-{report.status}' data-status='{report.status}'>{e(text)}{who}</span>"
+
+
+def patient_line(report: Report) -> str:
+    p = report.patient
+    bits = [f"{p.age_years:g} y" if p.age_years is not None else None, p.sex,
+            f"{p.height_cm:g} cm" if p.height_cm else None, f"{p.weight_kg:g} kg" if p.weight_kg else None,
+            f"BSA {p.bsa_m2():.2f} m²" if p.bsa_m2() else None]  # fmt: skip
+    demo = " · ".join(b for b in bits if b) or "not given"
+    ind = report.reported_history.indication
+    return (f"<div class='ca-patient'><span><b>Patient (as supplied)</b> {e(demo)}</span>"
+            + (f"<span><b>Indication</b> {e(ind)}</span>" if ind else "") + "</div>")
+
+
+def render_panel(report: Report, downloads_note: str = "") -> str:
+    by_id = {m.id: m for m in report.measurements()}
+    statements = {st.id: st for st in report.statements()}
+    figures = _figure_ids(report)
+    h: list[str] = []
+    a = h.append
+    a("<div class='ca-report' id='ca-report'>")
+    a(f"<div class='ca-head'><div><div class='ca-title'>Case {e(report.case_id)}</div>"
+      f"<div class='ca-muted'>Report {e(report.report_id)} · created {report.created_at:%Y-%m-%d %H:%M} UTC</div></div>{status_banner(report)}</div>")  # fmt: skip
+    a(patient_line(report))
+    a(f"<div class='ca-disclaimer'>{e(report.disclaimer)}</div>")
+
+    a("<h3 class='ca-h'>Impression</h3>")
+    if report.impression:
+        a("<ol class='ca-impression'>" + "".join(impression_item(i, report, by_id, statements, figures, n + 1) for n, i in enumerate(report.impression)) + "</ol>")
+        a("<div class='ca-hint'>Open an item to see the measurements, criteria, guideline passages and figures it rests on.</div>")
+    else:
+        a("<p class='ca-muted'>No impression item passed verification.</p>")
+    if report.narrative:
+        a("<details class='ca-block'><summary>Summary</summary>" + "".join(f"<p>{linkify(p, set(by_id) | set(statements))}</p>" for p in report.narrative) + "</details>")
+
+    for s in report.sections:
+        key, detail = split_measurements(s)
+        q = s.quality
+        reasons = f" — {e('; '.join(q.reasons))}" if q.reasons else ""
+        a(f"<section class='ca-section' id='{anchor('study', s.study_id)}'><h3 class='ca-h'>{e(s.modality.display)} <span class='ca-muted'>{e(s.study_id)}</span>"
+          f" <span class='ca-q ca-q-{q.verdict}'>{e(q.verdict.replace('_', '-'))}</span></h3>"
+          f"<div class='ca-muted ca-meta'>Files: {e(', '.join(s.files))} · {e(s.tool)} {e(s.tool_version)}{reasons}</div>")  # fmt: skip
+        a(statements_table(s, by_id))
+        if key:
+            a(f"<div class='ca-evh'>Key measurements ({len(key)})</div>" + measurement_table(key))
+        for i, art in enumerate(x for x in s.artifacts if x.media_type == "image/png"):
+            src = image_data_uri(art.path)
+            fid = anchor("f", f"{s.study_id}-{i}")
+            if src:
+                a(f"<figure class='ca-fig' id='{fid}'><img alt='{e(art.title)}' src='{src}'><figcaption>{e(art.title)}</figcaption></figure>")
+            else:
+                a(f"<p class='ca-muted' id='{fid}'>Figure “{e(art.title)}” is too large to show inline; it is in the downloads.</p>")
+        others = [x for x in s.artifacts if x.media_type != "image/png"]
+        if others:
+            a("<div class='ca-muted'>Other outputs: " + ", ".join(f"{e(x.title)} ({e(Path(x.path).name)})" for x in others) + "</div>")
+        if detail:
+            a(f"<details class='ca-block'><summary>Per-lead and detailed measurements ({len(detail)})</summary>{per_lead_matrix(detail)}</details>")
+        if s.warnings:
+            a("<div class='ca-warn'><b>Tool notes</b><ul>" + "".join(f"<li>{e(w)}</li>" for w in s.warnings) + "</ul></div>")
+        a("</section>")
+
+    if report.guidelines:
+        a("<h3 class='ca-h'>Guideline passages cited</h3>" + "".join(guideline_block(p) for p in report.guidelines))
+
+    rh = report.reported_history
+    if rh.notes_excerpt or rh.flagged_instructions:
+        a("<details class='ca-block'><summary>Reported history (as supplied, not verified)</summary>")
+        if rh.notes_excerpt:
+            a(f"<pre class='ca-notes'>{e(rh.notes_excerpt)}</pre>")
+        if rh.flagged_instructions:
+            a("<p>Ignored text that read like instructions to the system:</p><ul>" + "".join(f"<li>“{e(x)}”</li>" for x in rh.flagged_instructions) + "</ul>")
+        a("</details>")
+
+    a("<h3 class='ca-h'>Limitations</h3><ul class='ca-limits'>" + "".join(f"<li>{e(x)}</li>" for x in report.limitations) + "</ul>")
+    if report.rejected_inputs:
+        a("<div class='ca-warn'><b>Inputs not used</b><ul>" + "".join(f"<li>{e(p.line())}</li>" for p in report.rejected_inputs) + "</ul></div>")
+
+    if report.signoffs:
+        a("<h3 class='ca-h'>Sign-off</h3><ul class='ca-signoffs'>" + "".join(
+            f"<li><b>{e(so.action)}</b> by {e(so.clinician)} · {so.signed_at:%Y-%m-%d %H:%M} UTC" + (f" — {e(so.comment)}" if so.comment else "") + "</li>"
+            for so in report.signoffs) + "</ul>")  # fmt: skip
+
+    g = report.grounding
+    pv = report.provenance
+    a("<details class='ca-block'><summary>Grounding and provenance</summary>")
+    a(f"<p>Composer <b>{e(g.composer)}</b>{' (fallback after failed LLM drafts)' if g.fell_back else ''}; sentences checked {g.sentences_checked}, "
+      f"kept {g.sentences_kept}, removed {g.sentences_removed}; numbers traced to a tool output {g.numbers_traced} of {g.numbers_checked}.</p>")  # fmt: skip
+    if g.removed:
+        a("<ul>" + "".join(f"<li>removed ({e(r.where)}): “{e(r.text)}” — {e(r.reason)}</li>" for r in g.removed) + "</ul>")
+    a(f"<p>{e(pv.app)} {e(pv.app_version)} · schema {e(pv.schema_version)} · backend {e(pv.backend)}{(' · ' + e(pv.llm_model)) if pv.llm_model else ''}"
+      f"{f' · {pv.llm_calls} LLM calls, {pv.llm_tokens} tokens' if pv.llm_calls else ''}</p><ul>")  # fmt: skip
+    for t in pv.tools:
+        a(f"<li>tool {e(t.tool)} {e(t.version)}{(' · model ' + e(t.model)) if t.model else ''}"
+          f"{(' · weights sha256 ' + e(t.weights_sha256[:16]) + '…') if t.weights_sha256 else ''}</li>")  # fmt: skip
+    for c in pv.tool_calls:
+        a(f"<li>call {e(c.tool)}({e(c.study_id)}) by {e(c.requested_by)}: {'ok' if c.ok else 'failed — ' + e(c.error or '')} in {c.runtime_s:.2f} s</li>")
+    for step in pv.plan:
+        a(f"<li>plan: {e(step)}</li>")
+    if pv.node_timings_s:
+        a("<li>timings: " + ", ".join(f"{e(k)} {v:.1f} s" for k, v in pv.node_timings_s.items()) + "</li>")
+    if pv.retrieval_note:
+        a(f"<li>retrieval: {e(pv.retrieval_note)}</li>")
+    a("</ul></details>")
+    if downloads_note:
+        a(f"<div class='ca-muted'>{e(downloads_note)}</div>")
+    a("</div>")
+    return "\n".join(h)
+
+
+def empty_panel(message: str = "") -> str:
+    text = message or ("No case open. Attach the study files in the chat (ECG, echo, CMR, k-space, notes) and press Enter; "
+                       "the report appears here.")  # fmt: skip
+    return f"<div class='ca-report ca-empty'><div class='ca-title'>Report</div><p class='ca-muted'>{e(text)}</p></div>"
+
+
+def problems_panel(lines: list[str]) -> str:
+    items = "".join(f"<li>{e(x)}</li>" for x in lines)
+    return (f"<div class='ca-report ca-empty'><div class='ca-title'>No report</div><div class='ca-error' role='alert'>"
+            f"<b>The case was not analysed.</b><ul>{items}</ul></div></div>")

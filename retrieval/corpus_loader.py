@@ -179,6 +179,7 @@ def parse_file(path: Path) -> tuple[list[GuidelinePassage], list[CorpusProblem],
     """Entries of one corpus file, the problems found, and each id's line."""
     import yaml
 
+    base_loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # libyaml when present: ~10x faster
     name = path.name
     problems: list[CorpusProblem] = []
     passages: list[GuidelinePassage] = []
@@ -214,7 +215,7 @@ def parse_file(path: Path) -> tuple[list[GuidelinePassage], list[CorpusProblem],
         body_line, body = rest[i + 1]
         where = meta_line - 1  # the opening `---`
         try:
-            meta = yaml.load(meta_text, Loader=yaml.BaseLoader)
+            meta = yaml.load(meta_text, Loader=base_loader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = meta_line + (mark.line if mark is not None else 0)

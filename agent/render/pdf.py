@@ -1,0 +1,210 @@
+"""report.pdf: the report as a printable, archivable document (fpdf2).
+
+Why fpdf2 and not HTML-to-PDF: it is pure Python (no browser or system
+library on a cluster node) and writes the same sections as the HTML from
+the report model itself. The font is DejaVu Sans from matplotlib's own data
+folder, so units and symbols (°, ², ≥, −, µ) print on any machine without
+a system font. Plots are the PNG artifacts the tools wrote.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.atomic import atomic_write_bytes
+from agent.render.markdown import evidence_text, reference_text, strip_citations
+from agent.report import Report
+
+FILENAME = "report.pdf"
+FONT = "DejaVu"
+GREY = (87, 96, 106)
+MAX_PLOT_BYTES = 8 * 2**20
+
+
+def _font_dir() -> Path:
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+
+def _new_pdf(report: Report):
+    from fpdf import FPDF
+
+    class ReportPDF(FPDF):
+        def footer(self) -> None:
+            self.set_y(-12)
+            self.set_font(FONT, size=7)
+            self.set_text_color(*GREY)
+            self.cell(0, 5, f"CardioAgent · case {report.case_id} · {report.status} · decision support, not a diagnosis · page {self.page_no()}/{{nb}}",
+                      align="C")  # fmt: skip
+            self.set_text_color(0, 0, 0)
+
+    pdf = ReportPDF(format="A4")
+    fonts = _font_dir()
+    pdf.add_font(FONT, "", str(fonts / "DejaVuSans.ttf"))
+    pdf.add_font(FONT, "B", str(fonts / "DejaVuSans-Bold.ttf"))
+    pdf.add_font(FONT, "I", str(fonts / "DejaVuSans-Oblique.ttf"))
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.set_title(f"CardioAgent report {report.case_id}")
+    pdf.set_author("CardioAgent")
+    pdf.set_creator("CardioAgent (fpdf2)")
+    pdf.alias_nb_pages()
+    pdf.add_page()
+    return pdf
+
+
+def _heading(pdf, text: str, size: float = 12) -> None:
+    pdf.ln(2)
+    pdf.set_font(FONT, "B", size)
+    pdf.multi_cell(0, 6, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_draw_color(208, 215, 222)
+    pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
+    pdf.ln(1.5)
+    pdf.set_font(FONT, "", 9)
+
+
+def _para(pdf, text: str, size: float = 9, style: str = "", grey: bool = False) -> None:
+    pdf.set_font(FONT, style, size)
+    if grey:
+        pdf.set_text_color(*GREY)
+    pdf.multi_cell(0, 4.6, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_text_color(0, 0, 0)
+
+
+def _bullets(pdf, items: list[str], size: float = 9) -> None:
+    pdf.set_font(FONT, "", size)
+    for text in items:
+        pdf.set_x(pdf.l_margin + 2)
+        pdf.multi_cell(0, 4.6, "• " + text, new_x="LMARGIN", new_y="NEXT")
+
+
+def _table(pdf, header: list[str], rows: list[list[str]], widths: tuple[float, ...]) -> None:
+    from fpdf.fonts import FontFace
+
+    pdf.set_font(FONT, "", 7.5)
+    with pdf.table(col_widths=widths, line_height=3.8, headings_style=FontFace(emphasis="BOLD", fill_color=(238, 241, 244)),
+                   text_align="LEFT", first_row_as_headings=True) as table:  # fmt: skip
+        table.row(header)
+        for r in rows:
+            table.row([c or "" for c in r])
+    pdf.ln(2)
+
+
+def _plot(pdf, path: str, title: str) -> None:
+    p = Path(path)
+    if not p.is_file() or p.stat().st_size > MAX_PLOT_BYTES:
+        return
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+    try:
+        from PIL import Image
+
+        with Image.open(p) as im:
+            height = width * im.height / im.width
+    except Exception:
+        return
+    if pdf.get_y() + height + 8 > pdf.h - pdf.b_margin:
+        pdf.add_page()
+    pdf.image(str(p), w=width)
+    _para(pdf, title, size=7.5, grey=True)
+
+
+def render_pdf(report: Report) -> bytes:
+    pdf = _new_pdf(report)
+    pdf.set_font(FONT, "B", 15)
+    pdf.multi_cell(0, 8, f"CardioAgent report — case {report.case_id}", new_x="LMARGIN", new_y="NEXT")
+    _para(pdf, f"{report.status.upper()} · report {report.report_id} · created {report.created_at:%Y-%m-%d %H:%M} UTC", size=8, grey=True)
+    pdf.ln(1)
+    pdf.set_fill_color(255, 248, 197)
+    pdf.set_font(FONT, "", 8.5)
+    pdf.multi_cell(0, 4.4, "Decision support. " + report.disclaimer, border=1, fill=True, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(1)
+    p = report.patient
+    demo = [f"age {p.age_years:g} y" if p.age_years is not None else None, p.sex,
+            f"height {p.height_cm:g} cm" if p.height_cm else None, f"weight {p.weight_kg:g} kg" if p.weight_kg else None]  # fmt: skip
+    _para(pdf, "Patient (as supplied): " + (", ".join(x for x in demo if x) or "not given"))
+
+    _heading(pdf, "Impression")
+    if report.impression:
+        items = []
+        for item in report.impression:
+            refs = item.statement_ids + item.measurement_ids + item.passage_ids
+            items.append(strip_citations(item.text) + (f"  ({', '.join(refs)})" if refs else ""))
+        _bullets(pdf, items)
+    else:
+        _para(pdf, "No impression item passed verification.")
+    if report.narrative:
+        _heading(pdf, "Summary")
+        for para in report.narrative:
+            _para(pdf, strip_citations(para))
+            pdf.ln(1)
+
+    for s in report.sections:
+        _heading(pdf, f"{s.modality.display} — {s.study_id}")
+        q = s.quality.verdict.replace("_", "-") + (f" — {'; '.join(s.quality.reasons)}" if s.quality.reasons else "")
+        _para(pdf, f"Files: {', '.join(s.files)} · tool {s.tool} {s.tool_version} · quality {q}", size=8, grey=True)
+        if s.measurements:
+            rows = []
+            for m in s.measurements:
+                code = f"\n{m.code.system.split('/')[-1]} {m.code.code}" if m.code else ""
+                ref = reference_text(m) + (f"\n{m.reference_range.source.short()}" if m.reference_range and m.reference_range.source else "")
+                rows.append([m.label + code, m.with_unit(), m.flag or "", ref, m.method, evidence_text(m), f"{m.source.tool} {m.source.version}\n{m.id}"])
+            _table(pdf, ["Measurement", "Value", "Flag", "Reference", "Method", "Evidence", "Source"], rows, (26, 14, 11, 26, 38, 34, 28))
+        if s.statements:
+            rows = []
+            for st in s.statements:
+                crit = "\n".join(
+                    f"{c.measurement_id.split('.')[-1]} {c.operator} {c.threshold:g} {c.unit} — {'met' if c.met else 'not met'}"
+                    + (f" ({c.guideline.short()})" if c.guideline else "")
+                    for c in st.criteria
+                )
+                rows.append([st.label + (f"\n{st.explanation}" if st.explanation else ""), st.status, crit])
+            _table(pdf, ["Finding", "Status", "Criteria (value, threshold, guideline)"], rows, (50, 20, 107))
+        for art in s.artifacts:
+            if art.media_type == "image/png":
+                _plot(pdf, art.path, art.title)
+        if s.warnings:
+            _bullets(pdf, s.warnings, size=8)
+
+    if report.guidelines:
+        _heading(pdf, "Guideline passages cited")
+        for g in report.guidelines:
+            _para(pdf, g.citation(), style="B", size=8.5)
+            _para(pdf, g.text, size=8.5)
+            _para(pdf, f"Paraphrased statement {g.id} ({g.collection})", size=7.5, grey=True)
+    rh = report.reported_history
+    if rh.indication or rh.notes_excerpt:
+        _heading(pdf, "Reported history (as supplied, not verified)")
+        if rh.indication:
+            _para(pdf, f"Indication: {rh.indication}")
+        if rh.notes_excerpt:
+            _para(pdf, rh.notes_excerpt, size=8.5, style="I")
+        if rh.flagged_instructions:
+            _para(pdf, "Text in the notes that reads like instructions to the system was ignored:")
+            _bullets(pdf, [f"“{f}”" for f in rh.flagged_instructions], size=8)
+
+    _heading(pdf, "Limitations")
+    _bullets(pdf, report.limitations or ["None recorded."])
+    g = report.grounding
+    _heading(pdf, "Grounding")
+    _para(pdf, f"Composer: {g.composer}{' (fallback after failed LLM drafts)' if g.fell_back else ''}. Sentences checked {g.sentences_checked}, "
+               f"kept {g.sentences_kept}, removed {g.sentences_removed}; numbers traced {g.numbers_traced} of {g.numbers_checked}.")  # fmt: skip
+    if g.removed:
+        _bullets(pdf, [f"removed ({r.where}): “{r.text}” — {r.reason}" for r in g.removed], size=8)
+    pv = report.provenance
+    _heading(pdf, "Provenance")
+    lines = [f"{pv.app} {pv.app_version}, schema {pv.schema_version}, backend {pv.backend}" + (f" ({pv.llm_model})" if pv.llm_model else "")]
+    lines += [f"tool {t.tool} {t.version}" + (f", model {t.model}" if t.model else "") + (f", weights sha256 {t.weights_sha256[:16]}…" if t.weights_sha256 else "")
+              for t in pv.tools]  # fmt: skip
+    lines += [f"call {c.tool}({c.study_id}) " + ("ok" if c.ok else f"FAILED: {c.error or ''}") + f" in {c.runtime_s:.2f} s" for c in pv.tool_calls]
+    if pv.retrieval_note:
+        lines.append(f"retrieval: {pv.retrieval_note}")
+    lines += [f"{so.action} by {so.clinician} at {so.signed_at:%Y-%m-%d %H:%M} UTC" + (f": {so.comment}" if so.comment else "") for so in report.signoffs]
+    _bullets(pdf, lines, size=8)
+    if report.rejected_inputs:
+        _heading(pdf, "Inputs not used")
+        _bullets(pdf, [p.line() for p in report.rejected_inputs], size=8)
+    return bytes(pdf.output())
+
+
+def write(report: Report, out_dir: str | Path) -> Path:
+    return atomic_write_bytes(Path(out_dir) / FILENAME, render_pdf(report))

@@ -1,0 +1,88 @@
+"""Batch throughput (cases/minute) with 1 and 2 local workers and through Ray.
+
+The batch is ≥ 50 mixed cases built from the bundled real records (six
+PhysioNet WFDB records from 8 s to 30 min, and the DICOM 12-lead ECG of
+pydicom's test data), reused round robin, plus five deliberately bad cases
+(tests/batch/make_cases.py). Every configuration runs the same batch into a
+fresh output folder, with every output format (json, html, pdf, fhir, sr),
+so the number includes worker start-up and model loading as a user sees it.
+The 1-worker run is the baseline measured in the same process; the scaling
+ratio (2 workers / 1 worker) is what carries across machines. The load
+average before and after each run is printed, because on a shared machine
+other processes take cores away from the workers.
+
+    .venv/bin/python benchmarks/batch_throughput.py [--cases 50] [--engines local1 local2 ray2]
+        [--retrieval] [--formats json,html,pdf,fhir,sr] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def run_one(label: str, source: Path, out: Path, engine: str, workers: int, formats: tuple[str, ...], retrieval: bool) -> dict:
+    from agent.batch.run import run_batch
+    from agent.batch.settings import BatchSettings
+
+    settings = BatchSettings(out_dir=str(out), formats=formats, retrieval=retrieval, timeout_s=900)
+    load_before = os.getloadavg()
+    t0 = time.perf_counter()
+    outcome = run_batch(source, settings, engine=engine, workers=workers, quiet=True)
+    total = time.perf_counter() - t0
+    load_after = os.getloadavg()
+    row = {
+        "run": label, "engine": engine, "workers": workers, "cases": outcome.ran, "ok": outcome.ok, "failed": outcome.failed,
+        "engine_wall_s": outcome.wall_s, "total_wall_s": round(total, 2), "cases_per_minute": outcome.cases_per_minute,
+        "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in load_after],
+    }  # fmt: skip
+    print(f"{label:8s} {outcome.ran:3d} cases ({outcome.ok} ok, {outcome.failed} failed)  engine {outcome.wall_s:7.1f} s  "
+          f"{outcome.cases_per_minute:6.2f} cases/min   (total incl. validation+tables {total:6.1f} s; "
+          f"load avg {load_before[0]:.1f} -> {load_after[0]:.1f})", flush=True)  # fmt: skip
+    return row
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cases", type=int, default=50, help="good cases (five bad ones are added)")
+    ap.add_argument("--engines", nargs="+", default=["local1", "local2", "ray2"], choices=["local1", "local2", "ray1", "ray2"])
+    ap.add_argument("--formats", default="json,html,pdf,fhir,sr")
+    ap.add_argument("--retrieval", action="store_true", help="include guideline retrieval (default off: it measures the corpus, not the batch)")
+    ap.add_argument("--keep", type=Path, help="write the outputs here instead of a temp folder")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+
+    from tests.batch.make_cases import make_case_folders
+
+    base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="cardio-batch-bench-"))
+    os.environ.setdefault("CARDIO_HOME", str(base / "home"))
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    source = base / "in"
+    ids = make_case_folders(source, args.cases)
+    print(f"{len(ids)} cases in {source} ({args.cases} good from real records, {len(ids) - args.cases} bad); "
+          f"{os.cpu_count()} CPUs; formats {args.formats}; retrieval {'on' if args.retrieval else 'off'}", flush=True)  # fmt: skip
+    formats = tuple(f for f in args.formats.split(",") if f)
+    rows = []
+    for label in args.engines:
+        engine, workers = ("ray" if label.startswith("ray") else "local"), int(label[-1])
+        rows.append(run_one(label, source, base / f"out-{label}", engine, workers, formats, args.retrieval))
+    by = {r["run"]: r for r in rows}
+    if "local1" in by and by["local1"]["cases_per_minute"]:
+        for label, r in by.items():
+            if label != "local1":
+                print(f"scaling {label} / local1: {r['cases_per_minute'] / by['local1']['cases_per_minute']:.2f}x")
+    if args.json:
+        args.json.write_text(json.dumps({"cases": len(ids), "runs": rows}, indent=2))
+    print(f"outputs: {base}")
+
+
+if __name__ == "__main__":
+    main()

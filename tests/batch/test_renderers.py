@@ -1,0 +1,123 @@
+"""PDF, FHIR and DICOM SR outputs, checked by reading them back with the
+field's own libraries (pypdf, fhir.resources, pydicom/highdicom) on the
+reports the shared batch produced from real records."""
+
+from __future__ import annotations
+
+import json
+
+import pydicom
+import pytest
+
+from agent.render import fhir, pdf, sr
+from agent.report import Report
+from tests.batch.make_cases import dicom_ecg_path
+
+
+def _report(settings, case_id: str) -> Report:
+    return Report.model_validate_json((settings.case_dir(case_id) / "report.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def dicom_case(small_batch):
+    _, settings, _ = small_batch
+    return settings.case_dir("ecg-dicom"), _report(settings, "ecg-dicom")
+
+
+def test_loinc_and_snomed_check_digits():
+    assert fhir.loinc_valid("8867-4") and fhir.loinc_valid("11524-6") and fhir.loinc_valid("8638-9")
+    assert not fhir.loinc_valid("8867-5") and not fhir.loinc_valid("8638-1") and not fhir.loinc_valid("abc")
+    assert fhir.snomed_valid("426177001") and fhir.snomed_valid("164889003")
+    assert not fhir.snomed_valid("426177002") and not fhir.snomed_valid("1234")
+
+
+def test_fhir_bundle_validates_and_has_one_observation_per_measurement(dicom_case):
+    from fhir.resources.R4B.bundle import Bundle
+
+    case_dir, report = dicom_case
+    raw = json.loads((case_dir / fhir.FILENAME).read_text())
+    bundle = Bundle.model_validate(raw)
+    assert bundle.type == "transaction"
+    resources = [e.resource for e in bundle.entry]
+    reports = [r for r in resources if r.get_resource_type() == "DiagnosticReport"]
+    observations = [r for r in resources if r.get_resource_type() == "Observation"]
+    assert len(reports) == 1 and len(observations) == len(report.measurements())
+    dr = reports[0]
+    assert dr.status == "preliminary" and dr.code.coding[0].code == "11524-6"
+    assert {ref.reference for ref in dr.result} == {e.fullUrl for e in bundle.entry if e.resource.get_resource_type() == "Observation"}
+    by_id = {o.identifier[0].value.split("/", 1)[1]: o for o in observations}
+    for m in report.measurements():
+        o = by_id[m.id]
+        assert o.status == "preliminary"
+        assert float(o.valueQuantity.value) == pytest.approx(round(m.value, m.decimals))
+        if m.unit in fhir.UCUM_UNITS:
+            assert o.valueQuantity.system == "http://unitsofmeasure.org" and o.valueQuantity.code == m.unit
+        loinc = [c.code for c in o.code.coding if c.system == "http://loinc.org"]
+        if m.code is not None and fhir.loinc_valid(m.code.code):
+            assert loinc == [m.code.code]
+        else:
+            assert loinc == []  # no code, or one that fails its check digit: never exported
+    present = [st for st in report.statements() if st.status == "present" and st.code is not None]
+    assert len(dr.conclusionCode or []) == len(present)
+    assert fhir.check_codes(raw) == []
+
+
+def test_fhir_refuses_statuses_and_codes_outside_our_value_sets(dicom_case):
+    _, report = dicom_case
+    bundle = fhir.build_bundle(report)
+    bundle["entry"][0]["resource"]["status"] = "registered"
+    obs = bundle["entry"][1]["resource"]
+    obs["code"]["coding"].insert(0, {"system": fhir.LOINC, "code": "8867-5"})
+    obs["valueQuantity"].update(system=fhir.UCUM, code="beats")
+    problems = fhir.check_codes(bundle)
+    assert any("status 'registered'" in p for p in problems)
+    assert any("invalid LOINC code '8867-5'" in p for p in problems)
+    assert any("UCUM code 'beats'" in p for p in problems)
+
+
+def test_pdf_reads_back_with_the_report_content(dicom_case):
+    import pypdf
+
+    case_dir, report = dicom_case
+    reader = pypdf.PdfReader(case_dir / pdf.FILENAME)
+    text = " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+    assert report.case_id in text and "Decision support" in text
+    for m in report.measurements():
+        assert m.with_unit() in text  # every value, with its unit, is printed
+    assert reader.metadata.title == f"CardioAgent report {report.case_id}"
+
+
+def test_dicom_sr_is_a_tid1500_report_in_the_source_study(dicom_case):
+    import highdicom as hd
+
+    case_dir, report = dicom_case
+    ds = pydicom.dcmread(case_dir / sr.FILENAME)
+    src = pydicom.dcmread(dicom_ecg_path(), stop_before_pixels=True)
+    assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.34"  # Comprehensive 3D SR
+    assert ds.ContentTemplateSequence[0].TemplateIdentifier == "1500"
+    assert ds.StudyInstanceUID == src.StudyInstanceUID and ds.PatientID == src.PatientID
+    evidence = ds.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0].ReferencedSOPSequence[0]
+    assert evidence.ReferencedSOPInstanceUID == src.SOPInstanceUID
+    doc = hd.sr.Comprehensive3DSR.from_dataset(ds)
+    (group,) = doc.content.get_image_measurement_groups()
+    values = {(m.name.value, m.method.value if m.method else None, m.unit.value): m.value for m in group.get_measurements()}
+    assert len(values) == len(group.get_measurements()) == len(report.measurements())  # each one identifiable
+    for m in report.measurements():
+        loinc = m.code.code if m.code is not None and fhir.loinc_valid(m.code.code) else None
+        keys = [k for k in values if k[0] == (loinc or m.name) and k[2] == m.unit and k[1] in (None, m.name)]
+        assert len(keys) == 1, m.id
+        assert float(values[keys[0]]) == pytest.approx(round(m.value, m.decimals))
+    findings = [st for st in report.statements() if st.status == "present"]
+    assert len(group.get_qualitative_evaluations()) == len(findings)
+
+
+def test_sr_only_for_dicom_inputs_and_explains_when_paths_are_unknown(small_batch, tmp_path):
+    source, settings, _ = small_batch
+    wfdb_report = _report(settings, "ecg-mac")
+    sources = [str(p) for p in (source / "ecg-mac").iterdir()]
+    assert sr.write_sr(wfdb_report, tmp_path, sources) is None  # WFDB: nothing to attach an SR to
+    dicom_report = _report(settings, "ecg-dicom")
+    note = sr.write(dicom_report, tmp_path)  # registry form, no paths known
+    assert note.name == sr.SKIPPED_NOTE and "source DICOM paths" in note.read_text()
+    with sr.source_files([str(dicom_ecg_path())]):
+        assert sr.write(dicom_report, tmp_path).name == sr.FILENAME

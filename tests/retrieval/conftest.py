@@ -15,9 +15,9 @@ import pytest
 from tests.retrieval.sample_corpus import write_sample_corpus
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def retrieval_home(tmp_path_factory) -> Path:
-    """A session-wide CARDIO_HOME so the sample index is built once."""
+    """A CARDIO_HOME for this test package so the sample index is built once."""
     home = tmp_path_factory.mktemp("cardio_home")
     old = {k: os.environ.get(k) for k in ("CARDIO_HOME", "CARDIO_CHROMA_URL")}
     os.environ["CARDIO_HOME"] = str(home)
@@ -30,12 +30,12 @@ def retrieval_home(tmp_path_factory) -> Path:
             os.environ[k] = v
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sample_corpus(tmp_path_factory) -> Path:
     return write_sample_corpus(tmp_path_factory.mktemp("corpus"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sample_retriever(retrieval_home, sample_corpus):
     from retrieval.search import Retriever
 

@@ -2,9 +2,10 @@
 
 Why more than one lead: a single lead loses beats to noise bursts or to a
 QRS axis perpendicular to it. We run neurokit2's detector (Makowski et al.
-2021, the gradient-based 'neurokit' method) on the best-ranked leads and
-keep a beat when the leads agree, so one noisy lead can neither add nor
-remove beats. R positions are then refined to the extremum of the
+2021, the gradient-based 'neurokit' method) on the best-ranked leads, keep
+a beat when most leads agree (three leads) or the best lead sees it (two
+leads), and fill RR gaps from the other leads, so one noisy lead can
+neither add nor remove beats. R positions are then refined to the extremum of the
 band-passed signal in the reference lead.
 """
 
@@ -65,9 +66,57 @@ def _refine(peaks: np.ndarray, x: np.ndarray, fs: float) -> np.ndarray:
     return np.asarray(keep, dtype=int)
 
 
+def _fill_gaps(primary: np.ndarray, others: list[np.ndarray], fs: float) -> np.ndarray:
+    """Keep the primary detections and add a beat seen by another lead
+    inside an RR gap longer than 1.5× the local median RR, when it is at
+    least 250 ms from its neighbours. A noisy or low-voltage stretch in
+    one lead then loses no beats, while noise in the other lead adds none
+    where the primary lead already shows a regular rhythm."""
+    if primary.size < 2:
+        merged = np.unique(np.concatenate([primary] + others)) if primary.size == 0 else primary
+        return np.asarray(merged, dtype=int)
+    extra = np.unique(np.concatenate(others)) if others else np.array([], dtype=int)
+    tol = int(AGREEMENT_WINDOW_S * fs)
+
+    def confirmed(p: int) -> bool:
+        if extra.size == 0:
+            return True
+        j = int(np.searchsorted(extra, p))
+        return any(0 <= c < extra.size and abs(int(extra[c]) - p) <= tol for c in (j - 1, j))
+
+    # drop unconfirmed early detections (a tall T wave counted as a beat)
+    keep = [primary[0]]
+    rr_all = np.diff(primary)
+    for k in range(1, primary.size):
+        local = np.median(rr_all[max(0, k - 5) : k + 4])
+        if primary[k] - keep[-1] < 0.6 * local and not confirmed(int(primary[k])):
+            continue
+        keep.append(primary[k])
+    primary = np.asarray(keep, dtype=int)
+    if primary.size < 2:
+        return primary
+    out = list(primary)
+    rr = np.diff(primary)
+    min_gap = int(0.25 * fs)
+    for k in range(rr.size):
+        local = np.median(rr[max(0, k - 4) : k + 5])
+        if rr[k] > 1.5 * local:
+            a, b = primary[k], primary[k + 1]
+            cand = extra[(extra > a + min_gap) & (extra < b - min_gap)]
+            last = a
+            for c in cand:
+                if c - last >= min_gap:
+                    out.append(int(c))
+                    last = c
+    return np.asarray(sorted(out), dtype=int)
+
+
 def detect_beats(record: ECGRecord, quality: RecordQuality, max_leads: int = 3) -> BeatDetection:
     """R-peaks by multi-lead vote (a beat needs a majority of the leads used)."""
-    ranked = sorted(quality.usable_leads(), key=lambda n: quality.leads[n].score, reverse=True)
+    # II / MLII first when usable: the conventional rhythm lead, with tall R
+    # and small T in most people (other leads' T waves get double-counted)
+    bonus = {"II": 2.0, "MLII": 2.0}
+    ranked = sorted(quality.usable_leads(), key=lambda n: quality.leads[n].score * bonus.get(n, 1.0), reverse=True)
     ranked = [n for n in ranked if n not in record.derived_leads] or ranked
     leads = ranked[:max_leads]
     if not leads:
@@ -76,8 +125,22 @@ def detect_beats(record: ECGRecord, quality: RecordQuality, max_leads: int = 3) 
     cleaned = {n: clean_lead(record.lead(n), fs) for n in leads}
     detections = {n: _detect_one(cleaned[n], fs) for n in leads}
     ref = leads[0]
+    if len(leads) >= 2:
+        # a lead whose detector counts T waves shows alternating short/long
+        # RR; prefer the lead with the more regular series as the primary
+        def jitter(n: str) -> float:
+            rr = np.diff(detections[n])
+            if rr.size < 3:
+                return np.inf
+            return float(np.median(np.abs(np.diff(rr))) / max(np.median(rr), 1))
+
+        if jitter(leads[1]) < 0.5 * jitter(leads[0]):
+            leads[0], leads[1] = leads[1], leads[0]
+            ref = leads[0]
     if len(leads) == 1:
         peaks = detections[ref]
+    elif len(leads) == 2:
+        peaks = _fill_gaps(detections[ref], [detections[leads[1]]], fs)
     else:
         tol = int(AGREEMENT_WINDOW_S * fs)
         allp = np.sort(np.concatenate([detections[n] for n in leads]))
@@ -89,12 +152,13 @@ def detect_beats(record: ECGRecord, quality: RecordQuality, max_leads: int = 3) 
             while j + 1 < allp.size and allp[j + 1] - allp[i] <= tol:
                 j += 1
             cluster = allp[i : j + 1]
-            # count distinct leads contributing to the cluster
             votes = sum(1 for n in leads if np.any(np.abs(detections[n] - np.median(cluster)) <= tol))
             if votes >= need:
                 peaks_list.append(int(np.median(cluster)))
             i = j + 1
-        peaks = np.asarray(peaks_list, dtype=int)
+        peaks = _fill_gaps(np.asarray(peaks_list, dtype=int), [detections[n] for n in leads], fs)
     peaks = _refine(peaks, cleaned[ref], fs) if peaks.size else peaks
-    method = f"neurokit2 ecg_peaks (method 'neurokit') on {', '.join(leads)}" + (", majority vote" if len(leads) > 1 else "")
+    method = f"neurokit2 ecg_peaks (method 'neurokit') on {', '.join(leads)}" + (
+        "" if len(leads) == 1 else (", gaps filled from the second lead" if len(leads) == 2 else ", majority vote, gaps filled")
+    )
     return BeatDetection(r_peaks=peaks, reference_lead=ref, leads_used=leads, method=method)

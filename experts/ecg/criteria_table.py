@@ -27,13 +27,30 @@ def _q_absent(lead: str) -> Cond:
 def rhythm_rules() -> list[Rule]:
     return [
         Rule(
+            key="atrial_fibrillation", label="Atrial fibrillation", category="rhythm",
+            all_of=(
+                Cond("rr_irregularity", ">", {"any": 6.0}, "%", REFS["af"], "irregular RR intervals (median |ΔRR| > 6% of RR is " + OPERATIONAL + ")"),
+                Cond("af_burden", ">", {"any": 0.0}, "%", REFS["af"], "windows with irregular RR and no repeating P waves"),
+            ),
+            any_of=(
+                Cond("af_longest_episode", ">=", {"any": 30.0}, "s", REFS["af_duration"], "≥30 s on a single-lead tracing"),
+                Cond("af_twelve_lead_tracing", ">=", {"any": 90.0}, "%", REFS["af_duration"], "the entire 12-lead ECG (≥90% of it is " + OPERATIONAL + ")"),
+            ),
+            report_absent=True,
+            indeterminate_if_short=True,
+            explanation="Irregularly irregular RR intervals without distinct repeating P waves, long enough to meet the ESC documentation criterion "
+            "(indeterminate when the AF-like rhythm is shorter than that).",
+        ),
+        Rule(
             key="sinus_bradycardia", label="Sinus bradycardia", category="rhythm",
             all_of=(P_BEFORE_QRS, P_UPRIGHT_II, Cond("heart_rate", "<", {"any": 50.0}, "/min", REFS["sinus_bradycardia"])),
+            excludes=("atrial_fibrillation",),
             explanation="Sinus P waves precede the QRS complexes and the rate is below the bradycardia limit.",
         ),
         Rule(
             key="sinus_tachycardia", label="Sinus tachycardia", category="rhythm",
             all_of=(P_BEFORE_QRS, P_UPRIGHT_II, Cond("heart_rate", ">", {"any": 100.0}, "/min", REFS["sinus_tachycardia"])),
+            excludes=("atrial_fibrillation",),
             explanation="Sinus P waves precede the QRS complexes and the rate is above the tachycardia limit.",
         ),
         Rule(
@@ -43,13 +60,33 @@ def rhythm_rules() -> list[Rule]:
                 Cond("heart_rate", ">=", {"any": 50.0}, "/min", REFS["sinus_bradycardia"]),
                 Cond("heart_rate", "<=", {"any": 100.0}, "/min", REFS["sinus_tachycardia"]),
             ),
-            excludes=("sinus_bradycardia", "sinus_tachycardia"),
+            excludes=("sinus_bradycardia", "sinus_tachycardia", "atrial_fibrillation"),
             explanation="Sinus P waves precede the QRS complexes at a rate between the bradycardia and tachycardia limits.",
         ),
         Rule(
             key="pause", label="Pause longer than 3 s", category="rhythm",
             all_of=(Cond("rr_max", ">", {"any": 3000.0}, "ms", REFS["sinus_pause"]),),
             explanation="The longest interval between two QRS complexes exceeds 3 s.",
+        ),
+        Rule(
+            key="nsvt", label="Nonsustained ventricular tachycardia", category="rhythm",
+            all_of=(
+                Cond("ventricular_run_beats", ">=", {"any": 3.0}, "1", REFS["nsvt"]),
+                Cond("ventricular_run_rate", ">", {"any": 100.0}, "/min", REFS["nsvt"]),
+                Cond("ventricular_run_duration", "<", {"any": 30.0}, "s", REFS["nsvt"]),
+            ),
+            explanation="A run of consecutive ventricular beats faster than 100/min lasting under 30 s.",
+        ),
+        Rule(
+            key="pvc", label="Premature ventricular complexes", category="rhythm",
+            all_of=(Cond("pvc_count", ">=", {"any": 1.0}, "1", None, "at least one beat classified ventricular; " + OPERATIONAL),),
+            explanation="Beats whose QRS shape differs from the dominant beat (count and burden in the criteria).",
+        ),
+        Rule(
+            key="pac", label="Premature atrial complexes", category="rhythm",
+            all_of=(Cond("pac_count", ">=", {"any": 1.0}, "1", None, "at least one premature beat of dominant shape; " + OPERATIONAL),),
+            excludes=("atrial_fibrillation",),
+            explanation="Premature beats with the dominant QRS shape (count and burden in the criteria).",
         ),
         Rule(
             key="first_degree_av_block", label="First-degree AV block", category="conduction",

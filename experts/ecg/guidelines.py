@@ -16,6 +16,7 @@ AHA_PART4 = "AHA/ACCF/HRS Recommendations for the Standardization and Interpreta
 AHA_PART5 = "AHA/ACCF/HRS Recommendations for the Standardization and Interpretation of the ECG, Part V: ECG Changes Associated With Cardiac Chamber Hypertrophy (Hancock et al.)"
 UDMI_2018 = "Fourth Universal Definition of Myocardial Infarction (ESC/ACC/AHA/WHF, Thygesen et al.)"
 ESC_AF_2024 = "2024 ESC Guidelines for the management of atrial fibrillation (Van Gelder et al.)"
+VA_2017 = "2017 AHA/ACC/HRS Guideline for Management of Patients With Ventricular Arrhythmias and the Prevention of Sudden Cardiac Death"
 MINNESOTA = "The Minnesota Code Manual of Electrocardiographic Findings, 2nd ed. (Prineas, Crow, Zhang)"
 SOKOLOW = "Sokolow M, Lyon TP. The ventricular complex in left ventricular hypertrophy as obtained by unipolar precordial and limb leads. Am Heart J"
 CORNELL = "Casale PN et al. Electrocardiographic detection of left ventricular hypertrophy: development and prospective validation of improved criteria (Cornell voltage). J Am Coll Cardiol"
@@ -39,6 +40,8 @@ REFS: dict[str, GuidelineRef] = {
     "af": GuidelineRef(guideline=ESC_AF_2024, year=2024, section="Diagnostic criteria for AF (irregularly irregular RR intervals, no distinct repeating P waves)"),
     "lad": GuidelineRef(guideline=MINNESOTA, year=2010, section="Code 2-1: left axis deviation (QRS axis −30° through −90°)"),
     "rad": GuidelineRef(guideline=MINNESOTA, year=2010, section="Codes 2-2 and 2-3: right axis deviation (QRS axis +90° through −150°)"),
+    "af_duration": GuidelineRef(guideline=ESC_AF_2024, year=2024, section="Diagnostic criteria for AF (entire 12-lead ECG or ≥30 s of a single-lead tracing)"),
+    "nsvt": GuidelineRef(guideline=VA_2017, year=2017, section="Definitions (nonsustained VT: ≥3 consecutive ventricular beats at >100 bpm, terminating within 30 s)"),
     "low_voltage": GuidelineRef(guideline=MINNESOTA, year=2010, section="Code 9-1: low QRS amplitude"),
     "sokolow_lyon": GuidelineRef(guideline=SOKOLOW, year=1949, section="SV1 + RV5 or RV6 > 3.5 mV"),
     "cornell": GuidelineRef(guideline=CORNELL, year=1985, section="Cornell voltage RaVL + SV3 > 2.8 mV men, > 2.0 mV women"),

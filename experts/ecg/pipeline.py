@@ -23,13 +23,15 @@ from experts.core.types import (
     Statement,
 )
 from experts.ecg.beats import BeatDetection, detect_beats
+from experts.ecg.classify import BeatLabels, classify_beats
+from experts.ecg.episodes import AF_IRREGULARITY, AF_MAX_P_FRACTION, WINDOW_BEATS, RhythmEpisodes, find_episodes
 from experts.ecg.criteria_table import build_rules
 from experts.ecg.delineate import Fiducials, delineate
 from experts.ecg.intervals import add_global_measurements, add_lead_measurements
 from experts.ecg.median_beat import MedianBeat, build_median_beat
 from experts.ecg.waves import LeadWaves, measure_all
 from experts.ecg.measure import MeasurementSet
-from experts.ecg.quality import RecordQuality, assess_record
+from experts.ecg.quality import RecordQuality, assess_record, bad_segments
 from experts.ecg.record import ECGRecord
 from experts.ecg.rhythm import PLAUSIBLE_HR, PWaveFinding, RRStats, p_wave_presence, rr_stats
 from experts.ecg.rules import evaluate
@@ -55,6 +57,8 @@ class Analysis:
     rr: RRStats | None = None
     p_wave: PWaveFinding | None = None
     median_beat: MedianBeat | None = None
+    beat_labels: BeatLabels | None = None
+    episodes: RhythmEpisodes | None = None
     fiducials: Fiducials | None = None
     waves: dict[str, LeadWaves] = field(default_factory=dict)
     measurements: MeasurementSet | None = None
@@ -154,20 +158,84 @@ def _rhythm_measurements(an: Analysis, ms: MeasurementSet) -> None:
     ms.add("beat_count", "QRS complexes detected", float(rr.n_beats), "1", f"R-peaks by {beats.method}", leads=leads, span_s=span)
 
     lead = _rhythm_lead(rec, an.quality)
+    pw = None
     if lead is None:
         an.warnings.append("Lead II is not available or not usable: P-wave polarity (and hence sinus origin) was not assessed.")
-        return
-    pw = p_wave_presence(rec.lead(lead), rec.fs, beats.r_peaks, lead)
-    an.p_wave = pw
-    if pw is None or pw.n_beats == 0:
-        an.warnings.append("P waves could not be assessed (too few beats or too fast a rate).")
-        return
-    method = "median-beat P-wave template 300–80 ms before R; a beat counts when r ≥ 0.5 and amplitude ≥ half the template's"
-    ms.add("p_wave_beats", "Beats with a P wave before the QRS", pw.fraction_with_p * 100.0, "%", method,
-           leads=[lead], span_s=span, location=f"{pw.n_beats} beats", decimals=0)
-    ms.add("p_wave_amplitude", f"P-wave amplitude (lead {lead})", pw.template_amplitude_mv, "mV",
-           "signed peak of the median-beat P-wave template relative to the PR segment", leads=[lead], span_s=span,
-           location="median beat", decimals=2)
+        # P-wave presence (not polarity) still informs the AF decision
+        pw = p_wave_presence(rec.lead(beats.reference_lead), rec.fs, beats.r_peaks, beats.reference_lead)
+    else:
+        pw = p_wave_presence(rec.lead(lead), rec.fs, beats.r_peaks, lead)
+        an.p_wave = pw
+        if pw is None or pw.n_beats == 0:
+            an.warnings.append("P waves could not be assessed (too few beats or too fast a rate).")
+        else:
+            method = "P-wave template 240 ms ending 20 ms before QRS onset; a beat counts when r ≥ 0.5 and amplitude ≥ half the template's"
+            ms.add("p_wave_beats", "Beats with a P wave before the QRS", pw.fraction_with_p * 100.0, "%", method,
+                   leads=[lead], span_s=span, location=f"{pw.n_beats} beats", decimals=0)
+            ms.add("p_wave_amplitude", f"P-wave amplitude (lead {lead})", pw.template_amplitude_mv, "mV",
+                   "signed peak of the median-beat P-wave template relative to the PR segment", leads=[lead], span_s=span,
+                   location="median beat", decimals=2)
+    _ectopy_and_episodes(an, ms, pw)
+
+
+def _ectopy_and_episodes(an: Analysis, ms: MeasurementSet, pw: PWaveFinding | None) -> None:
+    rec, rr, beats = an.record, an.rr, an.beats
+    assert rr is not None and beats is not None
+    sig = np.vstack([rec.lead(n) for n in beats.leads_used])
+    p_beats = pw.per_beat if pw is not None else None
+    bad = bad_segments(sig, rec.fs)
+    if bad.any():
+        an.warnings.append(
+            f"Artefact (flat line, clipping or motion) in {int(bad.sum())} of {bad.size} seconds of the rhythm leads; "
+            "beats there were not classified and no rhythm episode was called there."
+        )
+        if bad.mean() > 0.5 and an.verdict == "usable":
+            an.verdict = "limited"
+            an.reasons.append(f"artefact in {bad.mean():.0%} of the record")
+    # first pass without prematurity-based S calls, to see whether the whole rhythm is irregular
+    labels = classify_beats(sig, rec.fs, beats.r_peaks, irregular_rhythm=False, bad=bad)
+    episodes = find_episodes(beats.r_peaks, rec.fs, labels.labels, p_beats, bad, rec.duration_s)
+    if episodes.af_burden > 50.0:
+        labels = classify_beats(sig, rec.fs, beats.r_peaks, irregular_rhythm=True, bad=bad)
+        episodes = find_episodes(beats.r_peaks, rec.fs, labels.labels, p_beats, bad, rec.duration_s)
+    an.beat_labels, an.episodes = labels, episodes
+    n = max(labels.labels.size, 1)
+    span, leads = rr.span_s, beats.leads_used
+    cls = "by QRS shape (correlation with the dominant beat) and prematurity against the local RR"
+    ms.add("pvc_count", "Ventricular ectopic beats", float(labels.count("V")), "1", cls, leads=leads, span_s=span)
+    ms.add("pvc_burden", "Ventricular ectopic burden", 100.0 * labels.count("V") / n, "%", cls, leads=leads, span_s=span, decimals=1)
+    ms.add("pac_count", "Supraventricular ectopic beats", float(labels.count("S")), "1", cls, leads=leads, span_s=span)
+    ms.add("pac_burden", "Supraventricular ectopic burden", 100.0 * labels.count("S") / n, "%", cls, leads=leads, span_s=span, decimals=1)
+    if episodes.irregularity is not None:
+        ms.add("rr_irregularity", "RR irregularity (median |ΔRR| / median RR)", 100.0 * episodes.irregularity, "%",
+               "successive RR differences, intervals next to ectopic beats excluded", leads=leads, span_s=span, decimals=1)
+    ms.add("af_burden", "Time in atrial-fibrillation-like rhythm", episodes.af_burden, "%",
+           f"{WINDOW_BEATS}-beat windows with RR irregularity > {AF_IRREGULARITY:.0%} and a P wave before < {AF_MAX_P_FRACTION:.0%} of beats",
+           leads=leads, span_s=span, decimals=0)
+    if rec.is_twelve_lead() and rec.duration_s <= 30.0:
+        ms.add("af_twelve_lead_tracing", "Share of the 12-lead tracing in AF-like rhythm", episodes.af_burden, "%",
+               "as af_burden, for a standard 12-lead ECG", leads=leads, span_s=span, decimals=0)
+    if episodes.af:
+        longest = max(episodes.af, key=lambda e: e.duration_s)
+        ms.add("af_longest_episode", "Longest atrial-fibrillation-like episode", longest.duration_s, "s",
+               "merged AF windows", leads=leads, span_s=(longest.start_s, longest.end_s), decimals=0)
+        if len(episodes.af) > 1 or episodes.af_burden < 95:
+            an.warnings.append("AF-like episodes: " + ", ".join(f"{e.start_s:.0f}–{e.end_s:.0f} s" for e in episodes.af[:10]) + ".")
+    if episodes.ventricular_runs:
+        run = max(episodes.ventricular_runs, key=lambda e: e.beats)
+        ms.add("ventricular_run_beats", "Longest run of consecutive ventricular beats", float(run.beats), "1",
+               "consecutive beats classified ventricular", leads=leads, span_s=(run.start_s, run.end_s))
+        ms.add("ventricular_run_rate", "Rate of the longest ventricular run", run.rate, "/min", "beats in the run over its duration",
+               leads=leads, span_s=(run.start_s, run.end_s))
+        ms.add("ventricular_run_duration", "Duration of the longest ventricular run", run.end_s - run.start_s, "s", "first to last beat of the run",
+               leads=leads, span_s=(run.start_s, run.end_s), decimals=1)
+    if episodes.signal_loss:
+        an.warnings.append(
+            f"{len(episodes.signal_loss)} gap(s) > 3 s between detected beats fall on artefact (signal loss), not counted as pauses."
+        )
+    if episodes.pauses:
+        longest = max(episodes.pauses, key=lambda e: e.duration_s)
+        an.warnings.append(f"{len(episodes.pauses)} pause(s) > 3 s; the longest at {longest.start_s:.1f}–{longest.end_s:.1f} s.")
 
 
 def _morphology_measurements(an: Analysis, ms: MeasurementSet, patient: PatientContext) -> None:

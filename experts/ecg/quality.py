@@ -152,3 +152,58 @@ def limb_lead_inconsistency(record: ECGRecord) -> float | None:
         num += float(np.mean((x - expected[n]) ** 2))
         den += float(np.mean(x**2) + np.mean(expected[n] ** 2)) / 2
     return float(np.sqrt(num / den)) if den > 0 else None
+
+
+SEGMENT_S = 1.0
+FLAT_RUN_S = 0.15  # the signal does not change at all for 150 ms: lead-off or clipping
+JUMP_FACTOR = 2.5  # a second whose range is 2.5× the record's typical range: motion artefact
+HF_NOISE_FACTOR = 5.0  # RMS above 40 Hz 5× the record's typical second (and ≥ 5 % of the QRS range): EMG or motion
+STEP_MV = 1.0  # the sub-1 Hz baseline moves more than 1 mV within a second: electrode motion
+
+
+def _longest_constant_run(x: np.ndarray) -> int:
+    same = np.abs(np.diff(x)) < 1e-9
+    if not same.any():
+        return 0
+    # lengths of runs of True
+    d = np.diff(np.concatenate([[0], same.astype(np.int8), [0]]))
+    starts, ends = np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]
+    return int((ends - starts).max()) + 1
+
+
+def bad_segments(signals: np.ndarray, fs: float) -> np.ndarray:
+    """Boolean per 1-s segment: True where any given lead is flat or clipped,
+    jumps far beyond its usual range, or its baseline steps by more than
+    1 mV. Beats there are not classified and rhythm episodes are not called
+    there: a monitor's false asystole or VT alarm usually comes from exactly
+    such stretches."""
+    from experts.ecg.filters import lowpass
+
+    x = np.atleast_2d(signals)
+    w = int(SEGMENT_S * fs)
+    n = x.shape[1] // w
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    seg = x[:, : n * w].reshape(x.shape[0], n, w)
+    flat_run = int(FLAT_RUN_S * fs)
+    flat = np.array([[_longest_constant_run(seg[l, k]) >= flat_run for k in range(n)] for l in range(x.shape[0])])
+    rng = seg.max(axis=2) - seg.min(axis=2)
+    typical = np.median(rng, axis=1, keepdims=True)
+    jump = rng > JUMP_FACTOR * np.maximum(typical, 1e-6)
+    base = lowpass(x, fs, 1.0)[:, : n * w].reshape(x.shape[0], n, w)
+    step = (base.max(axis=2) - base.min(axis=2)) > STEP_MV
+    noisy = np.zeros_like(flat)
+    if fs > 100:
+        from experts.ecg.filters import highpass
+
+        hf = highpass(x, fs, 40.0)[:, : n * w].reshape(x.shape[0], n, w)
+        ratio = np.sqrt(np.mean(hf**2, axis=2)) / np.maximum(typical, 1e-6)
+        noisy = ratio > np.maximum(0.05, HF_NOISE_FACTOR * np.median(ratio, axis=1, keepdims=True))
+    return np.any(flat | jump | step | noisy, axis=0)
+
+
+def sample_is_bad(bad: np.ndarray, sample: int, fs: float) -> bool:
+    if bad.size == 0:
+        return False
+    k = min(int(sample / (SEGMENT_S * fs)), bad.size - 1)
+    return bool(bad[k])

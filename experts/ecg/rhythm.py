@@ -56,6 +56,7 @@ class PWaveFinding:
     fraction_with_p: float  # 0..1 of beats whose P window matches the template
     template_amplitude_mv: float  # signed amplitude of the median-beat P wave
     n_beats: int
+    per_beat: np.ndarray | None = None  # bool per R-peak: a matching P wave precedes it
 
 
 def p_wave_presence(x: np.ndarray, fs: float, r_peaks: np.ndarray, lead: str) -> PWaveFinding | None:
@@ -79,30 +80,36 @@ def p_wave_presence(x: np.ndarray, fs: float, r_peaks: np.ndarray, lead: str) ->
     if start - stop < int(0.04 * fs):
         return PWaveFinding(lead=lead, fraction_with_p=0.0, template_amplitude_mv=0.0, n_beats=0)
     windows = []
+    index = []
     tail = max(2, int(0.012 * fs))
-    for r in r_peaks[1:]:
+    for bi, r in enumerate(r_peaks):
+        if bi == 0:
+            continue
         lo, hi = r - start, r - stop
         if lo < 0 or hi >= y.size:
             continue
         w = y[lo:hi]
         windows.append(w - np.mean(w[-tail:]))  # PR segment is the isoelectric reference
+        index.append(bi)
     if len(windows) < 2:
         return None
     W = np.vstack(windows)
     template = np.median(W, axis=0)
     k = int(np.argmax(np.abs(template)))
     amp = float(template[k])
+    per_beat = np.zeros(r_peaks.size, dtype=bool)
     if abs(amp) < 0.03:
-        return PWaveFinding(lead=lead, fraction_with_p=0.0, template_amplitude_mv=amp, n_beats=len(windows))
+        return PWaveFinding(lead=lead, fraction_with_p=0.0, template_amplitude_mv=amp, n_beats=len(windows), per_beat=per_beat)
     tc = template - template.mean()
     hits = 0
-    for w in W:
+    for bi, w in zip(index, W):
         wc = w - w.mean()
         denom = np.linalg.norm(wc) * np.linalg.norm(tc)
         r = float(wc @ tc / denom) if denom > 0 else 0.0
         if r >= 0.5 and np.sign(w[k]) == np.sign(amp) and abs(w[k]) >= 0.5 * abs(amp):
             hits += 1
-    return PWaveFinding(lead=lead, fraction_with_p=hits / len(windows), template_amplitude_mv=amp, n_beats=len(windows))
+            per_beat[bi] = True
+    return PWaveFinding(lead=lead, fraction_with_p=hits / len(windows), template_amplitude_mv=amp, n_beats=len(windows), per_beat=per_beat)
 
 
 def _qrs_onset_offset(y: np.ndarray, r_peaks: np.ndarray, fs: float) -> int:

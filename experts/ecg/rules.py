@@ -46,6 +46,7 @@ class Rule:
     requires_any: tuple[str, ...] = ()  # at least one of these must be present
     excludes: tuple[str, ...] = ()  # statements that pre-empt this one
     report_absent: bool = False  # say "absent" explicitly (e.g. AF) when evaluated and not met
+    indeterminate_if_short: bool = False  # all_of met but no any_of row (e.g. too short a tracing): indeterminate
     explanation: str = ""
 
 
@@ -146,7 +147,7 @@ def evaluate(
         needed = [c.measurement for c in rule.all_of]
         if any(n not in measurements for n in needed):
             continue
-        if rule.any_of and not any(c.measurement in measurements for c in rule.any_of):
+        if rule.any_of and not any(c.measurement in measurements for c in rule.any_of) and not rule.indeterminate_if_short:
             continue
         criteria: list[Criterion] = []
         notes: list[str] = []
@@ -167,8 +168,11 @@ def evaluate(
         any_conds = [c for c in rule.any_of if c.measurement in measurements]
         any_met = True if not rule.any_of else any([check(c) for c in any_conds])
         met = all_met and any_met
+        status = "present" if met else "absent"
         if met:
             present.add(rule.key)
+        elif rule.indeterminate_if_short and all_met and criteria:
+            status = "indeterminate"
         elif not rule.report_absent:
             continue
         out.statements.append(
@@ -176,7 +180,7 @@ def evaluate(
                 id=f"{study_id}.{rule.key}",
                 label=rule.label,
                 code=snomed(rule.key),
-                status="present" if met else "absent",
+                status=status,
                 category=rule.category,
                 criteria=criteria,
                 explanation=(rule.explanation + (" (" + "; ".join(sorted(set(notes))) + ")" if notes else "")) or None,

@@ -76,7 +76,17 @@ class ECGTool(ExpertTool):
                 + ", ".join(record.reference_annotations)
                 + "."
             )
+        extra = []
         if options.classifier_weights is None:
             warnings.append("Deep classifier (ECGFounder) unavailable: no weights file was configured (option classifier_weights).")
+        elif analysis.verdict == "non_diagnostic":
+            warnings.append("Deep classifier (ECGFounder) not run: the ECG is non-diagnostic.")
+        else:
+            from experts.ecg.classifier import classify
+
+            extra, notes = classify(record, study, options.classifier_weights, self.name, self.version)
+            warnings.extend(notes)
         analysis.warnings = warnings + analysis.warnings
-        return to_result(analysis, self.name, self.version, study.study_id, list(study.display_names))
+        result = to_result(analysis, self.name, self.version, study.study_id, list(study.display_names))
+        result.measurements.extend(extra)
+        return result

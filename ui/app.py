@@ -31,6 +31,8 @@ PLACEHOLDER = ("Attach the study files with the clip or drop them here (WFDB .he
                "then press Enter. Text sent with files is kept as clinical notes. After the report, ask follow-up questions here.")  # fmt: skip
 CHAT_PLACEHOLDER = ("<div style='text-align:center;color:#5b6675'><b>CardioAgent</b><br>Upload a case to start: the experts measure, "
                     "the report cites the evidence behind every number, and you sign it.</div>")  # fmt: skip
+DOWNLOADS = [("report.pdf", "PDF report"), ("report.html", "HTML"), ("report.json", "JSON"), ("report.fhir.json", "FHIR bundle"),
+             ("report.md", "Markdown")]  # fmt: skip
 CASE_COLUMNS = ["Case", "Created (UTC)", "Status", "Modalities", "Findings", "Indication"]
 
 
@@ -57,6 +59,13 @@ def _header(user: str | None) -> str:
             f"<div>{who} <span class='ca-warnpill'>Decision support only — every result must be reviewed by a clinician</span></div></div>")  # fmt: skip
 
 
+def _case_line(view: View) -> str:
+    if view.record is None:
+        return "No case open — attach files below to start one."
+    status = view.report.status if view.report is not None else view.record.state
+    return f"**Case** `{view.record.case_id}` · {status}"
+
+
 def _case_rows(store: CaseStore, user: str | None) -> list[list[str]]:
     rows = []
     for r in store.list_cases(user):
@@ -66,19 +75,26 @@ def _case_rows(store: CaseStore, user: str | None) -> list[list[str]]:
 
 
 def llm_status(settings: UISettings) -> str:
-    """What `cardioagent llm check` says about the configured backend."""
+    """What `cardioagent llm check` says about the configured backend, as Markdown."""
     if settings.backend == "rules":
-        return "✓ **rules** backend: deterministic planner and composer, no language model needed."
+        return "✓ **rules** backend: deterministic planner and composer; no language model is needed."
     try:
-        from agent import llm_cli
+        from agent.backends.check import check_openai, check_transformers
+        from agent.backends.config import load_config
     except ModuleNotFoundError:
-        return "`llm check` is not available in this build; the backend will be tried when a case runs."
+        return "`llm check` is not available in this build; the backend is tried when a case runs (and falls back to the rules)."
     try:
-        return llm_cli.check_markdown(backend=settings.backend, **settings.llm_overrides())
-    except AttributeError:
-        return "This build's `llm check` has no UI entry point; run `cardioagent llm check` in a terminal."
+        config = load_config(**settings.llm_overrides())
+        report = check_openai(config) if settings.backend == "openai" else check_transformers(config)
     except Exception as exc:  # a failing check is a status, not a crash
-        return f"✗ check failed: {type(exc).__name__}: {exc}"
+        return f"✗ **check failed:** {type(exc).__name__}: {exc}"
+    mark = {"ok": "✓", "fail": "✗", "warn": "⚠", "info": "·"}
+    head = (f"{'✓ **Ready**' if report.ok else '✗ **Not ready**'} — {report.backend} backend at `{report.endpoint}`"
+            + (f", model `{report.model}`" if report.model else ""))  # fmt: skip
+    rows = "\n".join(f"| {mark.get(i.status, i.status)} {i.status} | {i.name} | {i.detail.replace('|', '/')}"
+                     + (f" ({i.seconds:.2f} s)" if i.seconds else "") + " |" for i in report.items)  # fmt: skip
+    tail = "" if report.ok else "\n\nCases still run: when the model fails, the rules backend writes the report (noted in its provenance)."
+    return f"{head}\n\n| status | check | detail |\n|---|---|---|\n{rows}{tail}"
 
 
 def build_app(config: AppConfig):
@@ -92,6 +108,10 @@ def build_app(config: AppConfig):
     def user_of(request: gr.Request | None) -> str | None:
         return getattr(request, "username", None) if request is not None else None
 
+    def download_updates(paths: list[str]) -> list:
+        by_name = {Path(p).name: p for p in paths}
+        return [gr.DownloadButton(value=by_name.get(name), visible=name in by_name) for name, _label in DOWNLOADS]
+
     def outputs(view: View, state: dict, *, busy: bool = False) -> tuple:
         if view.record is not None:
             state = {**state, "case_id": view.record.case_id}
@@ -100,10 +120,12 @@ def build_app(config: AppConfig):
             view.messages,
             gr.MultimodalTextbox(value=None, interactive=not busy),
             view.panel,
-            gr.File(value=view.downloads or None, visible=bool(view.downloads)),
+            *download_updates(view.downloads),
             view.signoff,
             gr.Button(interactive=can_sign and not busy and (view.report.status == "preliminary")),
             gr.Button(interactive=can_sign and not busy),
+            _case_line(view),
+            gr.Group(visible=view.report is not None),
             state,
         )
 
@@ -114,24 +136,28 @@ def build_app(config: AppConfig):
             with gr.Tab("Case", id="case"):
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=5, min_width=420):
+                        with gr.Row(equal_height=True):
+                            case_md = gr.Markdown("No case open", elem_id="ca-case-id")
+                            new_case = gr.Button("New case", size="sm", variant="secondary", elem_id="ca-new", scale=0, min_width=110)
                         chat = gr.Chatbot(elem_id="ca-chat", height=640, layout="panel", placeholder=CHAT_PLACEHOLDER, show_label=False,
                                           buttons=["copy"], feedback_options=None, group_consecutive_messages=False, autoscroll=True)  # fmt: skip
                         box = gr.MultimodalTextbox(elem_id="ca-input", file_count="multiple", sources=["upload"], placeholder=PLACEHOLDER,
                                                    show_label=False, lines=1, max_lines=8, max_plain_text_length=20000)  # fmt: skip
                         with gr.Accordion("Clinical context (optional: age- and sex-specific thresholds, BSA indexing)", open=False, elem_id="ca-context"):
                             with gr.Row():
-                                age = gr.Number(label="Age (years)", minimum=0, maximum=130, precision=0, value=None, elem_id="ca-age")
+                                age = gr.Number(label="Age (years)", minimum=0, maximum=130, precision=0, value=None, placeholder="not given", elem_id="ca-age")
                                 sex = gr.Dropdown(["not given", "female", "male"], value="not given", label="Sex", elem_id="ca-sex")
-                                height = gr.Number(label="Height (cm)", minimum=0, maximum=260, value=None, elem_id="ca-height")
-                                weight = gr.Number(label="Weight (kg)", minimum=0, maximum=400, value=None, elem_id="ca-weight")
+                                height = gr.Number(label="Height (cm)", minimum=0, maximum=260, value=None, placeholder="not given", elem_id="ca-height")
+                                weight = gr.Number(label="Weight (kg)", minimum=0, maximum=400, value=None, placeholder="not given", elem_id="ca-weight")
                             indication = gr.Textbox(label="Indication", placeholder="e.g. syncope; palpitations; pre-operative", max_lines=2,
                                                     elem_id="ca-indication")  # fmt: skip
-                        new_case = gr.Button("New case", size="sm", variant="secondary", elem_id="ca-new")
                     with gr.Column(scale=7, min_width=520):
                         panel = gr.HTML(empty_panel(), elem_id="ca-panel", padding=False, apply_default_css=False)
-                        downloads = gr.File(label="Downloads (PDF · HTML · JSON · FHIR bundle · Markdown)", file_count="multiple",
-                                            interactive=False, elem_id="ca-downloads", visible=False)  # fmt: skip
-                        with gr.Group(elem_id="ca-signoff"):
+                        with gr.Row(elem_id="ca-downloads"):
+                            download_btns = [gr.DownloadButton(label, value=None, visible=False, size="sm", variant="secondary",
+                                                               elem_id=f"ca-dl-{name.replace('.', '-')}", min_width=90)
+                                             for name, label in DOWNLOADS]  # fmt: skip
+                        with gr.Group(elem_id="ca-signoff", visible=False) as signoff_group:
                             signoff_md = gr.Markdown("", elem_id="ca-signoff-status")
                             with gr.Row():
                                 clinician = gr.Textbox(label="Clinician (name, role)", placeholder="Dr … , cardiologist", scale=2, elem_id="ca-clinician")
@@ -170,7 +196,7 @@ def build_app(config: AppConfig):
                 save_btn = gr.Button("Save settings", variant="primary", elem_id="ca-save-settings")
                 settings_md = gr.Markdown("", elem_id="ca-settings-status")
 
-        main_outputs = [chat, box, panel, downloads, signoff_md, sign_btn, amend_btn, state]
+        main_outputs = [chat, box, panel, *download_btns, signoff_md, sign_btn, amend_btn, case_md, signoff_group, state]
 
         # --- handlers --------------------------------------------------------
 

@@ -59,6 +59,9 @@ def answer_markdown(result) -> str:
         )
         parts.append("<table class='ca-answer'><thead><tr><th>Measurement</th><th>Value</th><th>Flag</th><th>Reference</th>"
                      f"<th>Evidence</th></tr></thead><tbody>{rows}</tbody></table>")  # fmt: skip
+    refs = getattr(result, "references", None) or []
+    if refs:
+        parts.append("<small>Thresholds from: " + "; ".join(e(r.short()) for r in refs) + "</small>")
     for p in result.passages:
         parts.append(f"<details><summary>{e(p.citation())}</summary><blockquote>{e(p.text)}</blockquote></details>")
     extra = [e(n) for n in result.notes]

@@ -372,6 +372,12 @@ def empty_panel(message: str = "") -> str:
     return f"<div class='ca-report ca-empty'><div class='ca-title'>Report</div><p class='ca-muted'>{e(text)}</p></div>"
 
 
+def running_panel(n_files: int) -> str:
+    return (f"<div class='ca-report ca-empty'><div class='ca-title'>Report</div><div class='ca-running'><div class='ca-spinner'></div>"
+            f"Analysing {n_files} file{'s' if n_files != 1 else ''}: the report appears here when the experts and the verifier have finished. "
+            "Progress is shown in the chat.</div></div>")
+
+
 def problems_panel(lines: list[str]) -> str:
     items = "".join(f"<li>{e(x)}</li>" for x in lines)
     return (f"<div class='ca-report ca-empty'><div class='ca-title'>No report</div><div class='ca-error' role='alert'>"

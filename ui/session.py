@@ -23,7 +23,7 @@ from agent.report import Report
 from experts.core.types import PatientContext
 from ui import followup
 from ui.progress import ProgressLog
-from ui.report_view import empty_panel, problems_panel, render_panel, strip_markers
+from ui.report_view import empty_panel, problems_panel, render_panel, running_panel, strip_markers
 from ui.settings import EXPERT_LABELS, UISettings, make_backend
 from ui.store import CaseRecord, CaseStore
 
@@ -202,6 +202,7 @@ class CaseRunner:
         progress = ProgressLog(n_files=len(paths))
         base = list(view.messages)
         view.messages = base + progress.messages()
+        view.panel = running_panel(len(paths))
         yield view
 
         events: queue.Queue = queue.Queue()
@@ -334,9 +335,8 @@ class CaseRunner:
         self._update_record(record, report)
         last = report.signoffs[-1]
         verb = "signed" if last.action == "signed" else "amended"
-        view.messages.append({"role": "assistant", "content": f"✓ Report {verb} by **{last.clinician}** at {last.signed_at:%Y-%m-%d %H:%M} UTC; "
-                              f"status is now **{report.status}**." + (f"\n\n> {last.comment}" if last.comment else ""),
-                              "metadata": {"title": f"Sign-off recorded ({report.status})", "status": "done"}})  # fmt: skip
+        view.messages.append(_say(f"✓ **Sign-off recorded ({report.status}).** Report {verb} by **{last.clinician}** at "
+                                  f"{last.signed_at:%Y-%m-%d %H:%M} UTC." + (f"\n\n> {last.comment}" if last.comment else "")))
         view.report = report
         view.panel = render_panel(report)
         view.downloads = downloads_for(record.report_dir)

@@ -25,7 +25,8 @@ CSS = """
              font-size:13.5px; line-height:1.45; max-height:calc(100vh - 330px); min-height:420px; overflow-y:auto; }
 .ca-report a { color:var(--ca-accent); text-decoration:none; } .ca-report a:hover { text-decoration:underline; }
 .ca-empty { min-height:240px; }
-.ca-head { display:flex; justify-content:space-between; align-items:flex-start; gap:12px; }
+.ca-head { display:flex; justify-content:space-between; align-items:flex-start; gap:12px; position:sticky; top:-14px; z-index:3;
+           background:#fff; margin:-14px -16px 0; padding:12px 16px 8px; border-bottom:1px solid var(--ca-line); }
 .ca-title { font-size:1.1rem; font-weight:700; }
 .ca-muted { color:var(--ca-muted); } .ca-meta { font-size:.82rem; margin-bottom:6px; }
 .ca-status { display:inline-block; padding:4px 10px; border-radius:14px; font-weight:700; font-size:.78rem; white-space:nowrap;
@@ -81,6 +82,10 @@ tr.ca-abn td { background:#fff6f5; }
 .ca-warn { background:#fff8e1; border:1px solid #f0d58c; border-radius:6px; padding:6px 10px; font-size:.8rem; margin:6px 0; }
 .ca-warn ul, .ca-limits { margin:2px 0; padding-left:18px; } .ca-limits li { font-size:.83rem; }
 .ca-error { background:#fff1f0; border:1px solid #f5c2bd; color:#7a1410; border-radius:6px; padding:8px 12px; margin-top:8px; }
+.ca-error ul { margin:4px 0 0; padding-left:20px; }
+.ca-running { display:flex; align-items:center; gap:10px; margin-top:10px; color:var(--ca-muted); }
+.ca-spinner { width:16px; height:16px; border:2px solid #bcd6f3; border-top-color:var(--ca-accent); border-radius:50%; animation:ca-spin 1s linear infinite; }
+@keyframes ca-spin { to { transform:rotate(360deg); } }
 .ca-notes { white-space:pre-wrap; background:var(--ca-soft); padding:8px; border-radius:6px; font-size:.8rem; }
 .ca-cite { font-size:.62rem; vertical-align:super; margin-left:1px; }
 .ca-signoffs { padding-left:18px; }
@@ -88,7 +93,8 @@ tr.ca-abn td { background:#fff6f5; }
 /* chat */
 #ca-chat .message { font-size:14px; }
 #ca-chat table.ca-answer { font-size:12.5px; border-collapse:collapse; margin-top:6px; }
-#ca-chat table.ca-answer td, #ca-chat table.ca-answer th { border:1px solid #d5dbe3; padding:3px 6px; }
+#ca-chat table.ca-answer td, #ca-chat table.ca-answer th { border:1px solid #d5dbe3; padding:3px 6px; vertical-align:top; }
+#ca-chat table.ca-answer th, #ca-chat table.ca-answer td:nth-child(2), #ca-chat table.ca-answer td:nth-child(3) { white-space:nowrap; }
 #ca-signoff-status p { margin:4px 0; }
 .ca-small { font-size:.8rem; color:#5b6675; }
 """

@@ -23,13 +23,27 @@ def _client(server, tmp_path, **kw) -> Client:
     return Client(server.url, verbose=False, download_files=str(tmp_path / "downloads"), **kw)
 
 
-def _submit(client: Client, files: list[Path], text: str = "", age=None, sex="not given", height=None, weight=None, indication=""):
-    return client.predict({"text": text, "files": [handle_file(str(p)) for p in files]}, age, sex, height, weight, indication, api_name="/submit")
+def _view(result) -> dict:
+    """The page's main outputs as the client returns them: chat, input box,
+    panel, five download buttons, sign-off status, case line (then, for the
+    sign endpoints, the comment box)."""
+    out = {"chat": result[0], "panel": result[2], "downloads": [d for d in result[3:8] if d], "signoff": result[8], "case": result[9]}
+    if len(result) > 10:
+        out["comment"] = result[10]
+    return out
+
+
+def _submit(client: Client, files: list[Path], text: str = "", age=None, sex="not given", height=None, weight=None, indication="") -> dict:
+    return _view(client.predict({"text": text, "files": [handle_file(str(p)) for p in files]}, age, sex, height, weight, indication,
+                                api_name="/submit"))  # fmt: skip
+
+
+def _ask(client: Client, question: str) -> dict:
+    return _view(client.predict({"text": question, "files": []}, None, "not given", None, None, "", api_name="/submit"))
 
 
 def _sign(client: Client, name: str, comment: str, action: str = "sign") -> dict:
-    chat, _box, panel, downloads, signoff, comment_box = client.predict(name, comment, api_name=f"/{action}")
-    return {"chat": chat, "panel": panel, "downloads": downloads, "signoff": signoff, "comment": comment_box}
+    return _view(client.predict(name, comment, api_name=f"/{action}"))
 
 
 def _text(message: dict) -> str:
@@ -45,9 +59,18 @@ def _files(message: dict) -> list[str]:
 
 
 def _download_names(downloads) -> set[str]:
-    if isinstance(downloads, dict):
-        downloads = downloads.get("value") or []
-    return {Path(d if isinstance(d, str) else d.get("path", "")).name for d in downloads or []}
+    """Names behind the visible download buttons (the client returns
+    component updates as dicts holding the downloaded file's path)."""
+    names = set()
+    for d in downloads or []:
+        while isinstance(d, dict):
+            if d.get("visible") is False:
+                d = None
+                break
+            d = d.get("value") if "value" in d else d.get("path")
+        if d:
+            names.add(Path(d).name)
+    return names
 
 
 def _only_case(server, user="local") -> Path:
@@ -55,12 +78,13 @@ def _only_case(server, user="local") -> Path:
     return cases[-1]
 
 
-def test_ecg_case_from_upload_to_signed_report(ui_server, tmp_path, caplog):
+def test_ecg_case_from_upload_to_signed_report(ui_server, tmp_path, caplog, capfd):
     caplog.set_level(logging.INFO)
     client = _client(ui_server, tmp_path)
     files = ludb_record_named(tmp_path / "upload", "smith_john")
     notes = "Patient John Smith, MRN 0012345. Dizzy spells."
-    chat, _box, panel, downloads, signoff = _submit(client, files, notes, 51, "female", 165, 70, "dizziness on exertion")
+    v = _submit(client, files, notes, 51, "female", 165, 70, "dizziness on exertion")
+    chat, panel, downloads, signoff = v["chat"], v["panel"], v["downloads"], v["signoff"]
 
     # the chat: the upload, live progress folded into a finished block, the answer, the figure
     assert "smith_john.hea" in _text(chat[0]) and chat[0]["role"] == "user"
@@ -76,7 +100,7 @@ def test_ecg_case_from_upload_to_signed_report(ui_server, tmp_path, caplog):
 
     # the report on disk: display names, context, neutral case folder
     case_dir = _only_case(ui_server)
-    assert "smith" not in case_dir.name.lower()
+    assert "smith" not in case_dir.name.lower() and case_dir.name in v["case"]
     report = Report.model_validate_json((case_dir / "report" / "report.json").read_text())
     assert report.sections[0].files == ["smith_john.hea", "smith_john.dat"]
     assert report.patient.age_years == 51 and report.patient.sex == "female" and report.patient.bsa_m2() == pytest.approx(1.786, abs=0.01)
@@ -91,11 +115,11 @@ def test_ecg_case_from_upload_to_signed_report(ui_server, tmp_path, caplog):
     assert any(m.reference_range for m in ms.values()) and "ca-ref" in panel
     assert "smith_john.hea" in panel  # evidence names the file as the clinician knows it
     assert "data:image/png;base64," in panel
-    assert {"report.json", "report.html"} <= _download_names(downloads)
+    assert {"report.json", "report.html", "report.md"} <= _download_names(downloads)
     assert "Awaiting sign-off" in signoff
 
     # a follow-up question in the same thread
-    chat2, *_ = client.predict({"text": "What was the QTc by Fridericia?", "files": []}, 51, "female", 165, 70, "", api_name="/submit")
+    chat2 = _ask(client, "What was the QTc by Fridericia?")["chat"]
     answer = _text(chat2[-1])
     from ui import followup
 
@@ -120,7 +144,7 @@ def test_ecg_case_from_upload_to_signed_report(ui_server, tmp_path, caplog):
     assert "needs a comment" in out["signoff"]
     out = _sign(client, "Dr B. Second", "QT re-measured by hand: 480 ms.", "amend")
     assert "Amended" in out["signoff"] and "ca-status-amended" in out["panel"]
-    assert "Sign-off recorded (amended)" in json.dumps(out["chat"])
+    assert "Sign-off recorded (amended)" in _text(out["chat"][-1])
 
     # the case list, and reopening the case restores the chat and the report
     table, _pick = client.predict(api_name="/list_cases")
@@ -129,7 +153,8 @@ def test_ecg_case_from_upload_to_signed_report(ui_server, tmp_path, caplog):
     assert row[2] == "amended" and row[3] == "ecg" and row[5] == "dizziness on exertion"
     fresh = _client(ui_server, tmp_path)
     fresh.predict(api_name="/list_cases")
-    chat4, _b, panel4, _d, signoff4 = fresh.predict(case_dir.name, api_name="/open_case")
+    reopened = _view(fresh.predict(case_dir.name, api_name="/open_case"))
+    chat4, panel4, signoff4 = reopened["chat"], reopened["panel"], reopened["signoff"]
     assert any("Report ready" in _text(m) for m in chat4) and any("QTc by Fridericia" in _text(m) for m in chat4)
     assert "ca-status-amended" in panel4 and "Amended" in signoff4
 
@@ -138,11 +163,14 @@ def test_ecg_case_from_upload_to_signed_report(ui_server, tmp_path, caplog):
     assert any(r.name == "cardioagent.ui" for r in server_records)
     leaked = [r.getMessage() for r in server_records if any(w in r.getMessage().lower() for w in ("smith", "john", "0012345", "dizz"))]
     assert leaked == []
+    out, err = capfd.readouterr()
+    assert not any(w in (out + err).lower() for w in ("smith", "john", "0012345", "dizz"))
 
 
 def test_corrupt_file_is_refused_with_the_reason(ui_server, tmp_path):
     client = _client(ui_server, tmp_path)
-    chat, _box, panel, downloads, signoff = _submit(client, [corrupt_file(tmp_path)])
+    v = _submit(client, [corrupt_file(tmp_path)])
+    chat, panel, downloads, signoff = v["chat"], v["panel"], v["downloads"], v["signoff"]
     last = _text(chat[-1])
     assert "No report" in last and "scan.dcm: binary file of unknown format" in last
     assert "ca-error" in panel and "scan.dcm" in panel
@@ -157,7 +185,8 @@ def test_truncated_signal_reports_the_failed_tool(ui_server, tmp_path):
     folder.mkdir()
     (folder / "1.hea").write_text((LUDB / "1.hea").read_text())
     (folder / "1.dat").write_bytes((LUDB / "1.dat").read_bytes()[:1000])
-    chat, _box, panel, _d, _s = _submit(_client(ui_server, tmp_path), [folder / "1.hea", folder / "1.dat"])
+    v = _submit(_client(ui_server, tmp_path), [folder / "1.hea", folder / "1.dat"])
+    chat, panel = v["chat"], v["panel"]
     tool = next(m for m in chat if (m.get("metadata") or {}).get("parent_id") == "progress")
     assert _text(tool).startswith("failed:") and "cannot read the signal" in _text(tool)
     assert "ecg_analyze failed on ecg-1" in _text(next(m for m in chat if "Report ready" in _text(m)))
@@ -165,13 +194,12 @@ def test_truncated_signal_reports_the_failed_tool(ui_server, tmp_path):
 
 
 def test_question_without_a_case_asks_for_files(ui_server, tmp_path):
-    chat, *_ = _client(ui_server, tmp_path).predict({"text": "What is the heart rate?", "files": []}, None, "not given", None, None, "",
-                                                    api_name="/submit")  # fmt: skip
+    chat = _ask(_client(ui_server, tmp_path), "What is the heart rate?")["chat"]
     assert "Attach the study files first" in _text(chat[-1])
 
 
 def test_impossible_context_is_refused_before_analysis(ui_server, tmp_path):
-    chat, *_ = _submit(_client(ui_server, tmp_path), [LUDB / "1.hea", LUDB / "1.dat"], age=None, height=20)  # the form allows it, the patient model does not
+    chat = _submit(_client(ui_server, tmp_path), [LUDB / "1.hea", LUDB / "1.dat"], age=None, height=20)["chat"]  # the form allows it, the patient model does not
     assert "Clinical context: height" in _text(chat[-1])
 
 
@@ -184,7 +212,8 @@ def test_settings_switch_an_expert_off_and_validate(ui_server, tmp_path):
     try:
         saved = json.loads((ui_server.home / "ui" / "settings.json").read_text())
         assert saved["enabled_experts"] == ["echo", "cmr", "kspace"] and saved["max_upload_mb"] == 64
-        chat, _box, _panel, downloads, _s = _submit(client, [LUDB / "1.hea", LUDB / "1.dat"])
+        v = _submit(client, [LUDB / "1.hea", LUDB / "1.dat"])
+        chat, downloads = v["chat"], v["downloads"]
         texts = " ".join(_text(m) for m in chat)
         assert "switched off in Settings" in texts and "Nothing left to analyse" in texts
         assert not _download_names(downloads)

@@ -80,9 +80,7 @@ def test_index_is_reused_and_rebuilt_when_the_corpus_changes(fresh_home, tmp_pat
     assert changed.build_report.rebuilt and changed.build_report.reason == "corpus or embedder changed"
     doc = changed.store.guidelines().get(ids=["t-va-qtc-500-risk"], include=["documents"])["documents"][0]
     assert "(TdP)" in doc
-
-    forced = Retriever(corpus_dir, progress=False, force_rebuild=True)
-    assert forced.build_report.rebuilt and forced.build_report.reason == "forced rebuild"
+    # (a forced rebuild is exercised by the CLI test: `kb build --force`)
 
 
 def test_registered_embedder_is_restored_from_the_collection(sample_retriever):

@@ -116,12 +116,16 @@ def compose(
                 ImpressionItem(text=text, statement_ids=[st.id], measurement_ids=ids, kind="finding")
             )
             for p in relevant_passages(st, passages_for.get(st.id, [])):
+                if p.collection == "guidelines":
+                    text = f"Guideline context for {st.label.lower()}: {p.citation()}."
+                else:
+                    text = f"Local document on {st.label.lower()} (supplied by the user, quoted as data): {p.source_file or p.id}."
                 draft.impression.append(
                     ImpressionItem(
-                        text=f"Guideline context for {st.label.lower()}: {p.citation()}.",
+                        text=text,
                         statement_ids=[st.id],
                         passage_ids=[p.id],
-                        kind="recommendation",
+                        kind="recommendation" if p.collection == "guidelines" else "note",
                     )
                 )
         covered = {mid for st in present for c in st.criteria for mid in [c.measurement_id]}

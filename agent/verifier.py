@@ -260,7 +260,9 @@ def check_sentence(
                     res.failures.add("diagnosis_without_evidence")
 
     # 4. recommendations
-    if RECOMMENDATION.search(plain) and not cited_g:
+    # A user's local document is data, quoted as supplied; only the curated
+    # guideline corpus can back a recommendation.
+    if RECOMMENDATION.search(plain) and not any(p.collection == "guidelines" for p in cited_g):
         res.reasons.append("makes a recommendation without citing a guideline passage")
         res.failures.add("recommendation_without_guideline")
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import operator
 import time
 import traceback
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Callable, TypedDict
 
@@ -92,6 +93,7 @@ class CaseState(TypedDict, total=False):
     agent_seen: dict
     call_outcomes: Annotated[list[dict], operator.add]
     llm_errors: Annotated[list[str], operator.add]
+    llm_down: bool  # the model was unreachable: do not wait for it again this case
     # follow-up questions on this case (agent.chat), appended turn by turn
     chat: Annotated[list[dict], operator.add]
 
@@ -222,10 +224,13 @@ def _agent_turn(backend: Backend, messages: list[dict], studies: list[StudyInput
     try:
         turn = backend.plan_turn(messages, specs)
     except Exception as exc:
+        from agent.backends.llm import LLMUnavailable
+
         why = f"{type(exc).__name__}: {exc}"
         return {"accepted": [], "log": [f"llm: planning turn {step} failed ({why}); planning continues without the model"],
                 "llm_errors": [f"The language model could not plan (turn {step}): {exc}. Required analyses ran without it."],
-                "agent_messages": messages, "agent_step": step, "agent_done": True, "agent_pending": []}  # fmt: skip
+                "agent_messages": messages, "agent_step": step, "agent_done": True, "agent_pending": [],
+                "llm_down": isinstance(exc, LLMUnavailable)}  # fmt: skip
     _emit({"event": "llm_turn", "node": "plan", "turn": step, "tool_calls": len(turn.tool_calls)})
     accepted: list[PlannedCall] = []
     pending: list[dict] = []
@@ -487,6 +492,9 @@ def node_compose(state: CaseState, config: RunnableConfig) -> dict:
     errors: list[str] = []
     if attempts >= MAX_COMPOSE_ATTEMPTS:
         draft, composer = rules, "rules"
+    elif state.get("llm_down"):
+        draft, composer = rules, "rules"
+        errors.append("The language model could not draft the report: it was unreachable. The deterministic composer wrote it.")
     else:
         try:
             draft = backend.compose(inp)
@@ -607,6 +615,14 @@ def route_after_intake(state: CaseState) -> str:
 
 
 def build_graph(checkpointer: Any = None):
+    """The case graph bound to `checkpointer`. Compiling costs tens of
+    milliseconds (type hints, signatures), so it happens once per process;
+    each caller gets a cheap copy bound to its own checkpointer."""
+    return _compiled_graph().copy(update={"checkpointer": checkpointer})
+
+
+@lru_cache(maxsize=1)
+def _compiled_graph():
     g = StateGraph(CaseState)
     g.add_node("intake", _timed("intake", node_intake))
     g.add_node("plan", _timed("plan", node_plan))
@@ -627,4 +643,4 @@ def build_graph(checkpointer: Any = None):
     g.add_edge("compose", "verify")
     g.add_conditional_edges("verify", route_after_verify, ["compose", "render"])
     g.add_edge("render", END)
-    return g.compile(checkpointer=checkpointer)
+    return g.compile()

@@ -74,7 +74,8 @@ class Usage:
     tokens: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall time waiting for the model
+    cpu_seconds: float = 0.0  # this process's CPU spent on model calls (client work, in-process models)
     token_counter: str = "none"
 
 

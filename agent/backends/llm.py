@@ -120,11 +120,12 @@ class LLMBackend(Backend):
         return self.client.model
 
     def _complete(self, messages: list[dict[str, Any]], **kwargs: Any) -> Completion:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         try:
             c = self.client.complete(messages, **kwargs)
         finally:
             self.usage.seconds += time.perf_counter() - t0
+            self.usage.cpu_seconds += time.thread_time() - c0
         self.usage.calls += 1
         self.usage.prompt_tokens += c.prompt_tokens
         self.usage.completion_tokens += c.completion_tokens

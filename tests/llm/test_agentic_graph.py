@@ -112,6 +112,7 @@ def test_planning_is_bounded(toy_registry, ecg_case, tmp_path):
 
 class DownClient(ScriptedClient):
     def complete(self, messages, **kw):
+        self.requests.append(messages)
         raise LLMUnavailable("LLM endpoint http://127.0.0.1:9/v1 is unreachable (ConnectError); is the server running?")
 
 
@@ -122,7 +123,8 @@ def test_unreachable_model_degrades_to_rules_and_says_so(toy_registry, ecg_case,
     assert out.ok and [c.requested_by for c in r.provenance.tool_calls] == ["required"]
     assert r.grounding.composer == "rules" and r.grounding.fell_back
     lims = " ".join(r.limitations)
-    assert "could not plan" in lims and "could not draft" in lims and "http://127.0.0.1:9/v1" in lims
+    assert "could not plan" in lims and "could not draft the report: it was unreachable" in lims and "http://127.0.0.1:9/v1" in lims
+    assert len(backend.client.requests) == 1  # once unreachable, the case does not wait for it again
     assert r.provenance.backend == "openai"
 
 

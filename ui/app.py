@@ -273,8 +273,13 @@ def build_app(config: AppConfig):
             log.info("settings saved: backend=%s experts=%s", new.backend, ",".join(new.enabled_experts))
             return f"✓ Saved. Backend **{new.backend}**, experts: {', '.join(new.enabled_experts) or 'none'}, upload limit {new.max_upload_mb} MB."
 
-        def on_check():
-            return llm_status(current["settings"])
+        def on_check(backend_v, base_url_v, model_v, model_dir_v):
+            """Check what the form says (saved or not): the clinician tests an endpoint before saving it."""
+            try:
+                probe = UISettings(**{**current["settings"].model_dump(), "backend": backend_v, "base_url": base_url_v, "model": model_v, "model_dir": model_dir_v})
+            except ValueError as exc:
+                return f"✗ {exc}"
+            return llm_status(probe)
 
         def on_load(request: gr.Request):
             return _header(user_of(request))
@@ -289,7 +294,7 @@ def build_app(config: AppConfig):
         cases_table.select(pick_row, [cases_table], [case_pick], api_visibility="private")
         open_btn.click(open_case, [case_pick, state], main_outputs + [tabs], api_name="open_case")
         save_btn.click(on_save, [backend, base_url, model, model_dir, experts, retrieval, partial, max_mb], [settings_md], api_name="save_settings")
-        check_btn.click(on_check, None, [llm_md], api_name="check_llm")
+        check_btn.click(on_check, [backend, base_url, model, model_dir], [llm_md], api_name="check_llm")
         demo.load(on_load, None, [header], api_visibility="private")
 
     demo.max_file_size = current["settings"].max_upload_bytes

@@ -13,8 +13,8 @@ import html
 import logging
 from pathlib import Path
 
-from agent.render.markdown import evidence_text, reference_text
-from ui.report_view import strip_markers
+from agent.render.markdown import evidence_text
+from ui.report_view import reference_bounds, strip_markers
 
 log = logging.getLogger("cardioagent.ui")
 UNAVAILABLE = "Follow-up questions are not available in this build (agent.chat is missing). The report on the right is complete."
@@ -53,7 +53,7 @@ def answer_markdown(result) -> str:
     parts = [e(strip_markers(result.text))]
     if result.measurements:
         rows = "".join(
-            f"<tr><td>{e(m.label)}</td><td><b>{e(m.with_unit())}</b></td><td>{e(m.flag or '')}</td><td>{e(reference_text(m)) or '—'}</td>"
+            f"<tr><td>{e(m.label)}</td><td><b>{e(m.with_unit())}</b></td><td>{e(m.flag or '')}</td><td>{e(reference_bounds(m) + (' ' + m.reference_range.population if m.reference_range and m.reference_range.population else '')) or '—'}</td>"
             f"<td>{e(evidence_text(m))}<br><small>{e(m.source.tool)} {e(m.source.version)}</small></td></tr>"
             for m in result.measurements
         )

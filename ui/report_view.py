@@ -20,9 +20,9 @@ import re
 from collections import OrderedDict
 from pathlib import Path
 
-from agent.render.markdown import evidence_text, reference_text
+from agent.render.markdown import evidence_text
 from agent.report import ImpressionItem, ModalitySection, Report
-from experts.core.types import Measurement, Statement
+from experts.core.types import Measurement, Statement, format_quantity
 
 e = html.escape
 MAX_INLINE_IMAGE = 6 * 2**20
@@ -104,21 +104,39 @@ def _flag_cell(m: Measurement) -> str:
     return f"<td class='ca-flag ca-flag-{m.flag}'>{arrow}</td>"
 
 
+def reference_bounds(m: Measurement) -> str:
+    """'390–460 ms', '≤ 110 ms', '≥ 50%': how a reference range reads at a glance."""
+    rr = m.reference_range
+    if rr is None or (rr.low is None and rr.high is None):
+        return ""
+    if rr.low is not None and rr.high is not None:
+        low = format_quantity(rr.low, rr.unit, m.decimals)
+        high = format_quantity(rr.high, rr.unit, m.decimals)
+        unit = high[len(f"{rr.high:.{m.decimals}f}"):]
+        sep = " to " if rr.low < 0 else "–"
+        return f"{low[: len(low) - len(unit)] if unit and low.endswith(unit) else low}{sep}{high}"
+    if rr.high is not None:
+        return f"≤ {format_quantity(rr.high, rr.unit, m.decimals)}"
+    return f"≥ {format_quantity(rr.low, rr.unit, m.decimals)}"
+
+
 def _reference_cell(m: Measurement) -> str:
-    ref = reference_text(m)
-    src = m.reference_range.source if m.reference_range else None
-    if not ref:
+    rr = m.reference_range
+    bounds = reference_bounds(m)
+    if not bounds or rr is None:
         return "<td class='ca-ref ca-muted'>—</td>"
-    cite = f"<div class='ca-src'>{e(src.short())}</div>" if src else ""
-    return f"<td class='ca-ref'>{e(ref)}{cite}</td>"
+    pop = f" <span class='ca-muted'>{e(rr.population)}</span>" if rr.population else ""
+    cite = (f"<details class='ca-refsrc'><summary>source</summary>{e(rr.source.short())}</details>" if rr.source else "")
+    return f"<td class='ca-ref'><span class='ca-nowrap'>{e(bounds)}</span>{pop}{cite}</td>"
 
 
-def measurement_rows(ms: list[Measurement], *, with_anchor: bool = True) -> str:
+def measurement_rows(ms: list[Measurement], *, with_anchor: bool = True, section_quality: str | None = None) -> str:
     rows = []
     for m in ms:
         ident = f" id='{anchor('m', m.id)}'" if with_anchor else ""
         code = f" <span class='ca-code' title='{e(m.code.display)}'>{e(CODE_SYSTEMS.get(m.code.system, 'code'))} {e(m.code.code)}</span>" if m.code else ""
-        quality = "" if m.quality == "usable" else f" <span class='ca-q ca-q-{m.quality}'>{e(m.quality.replace('_', '-'))}</span>"
+        # a value's quality is shown when it differs from its study's (which the section header shows)
+        quality = "" if m.quality in ("usable", section_quality) else f" <span class='ca-q ca-q-{m.quality}'>{e(m.quality.replace('_', '-'))}</span>"
         rows.append(
             f"<tr{ident} class='{'ca-abn' if m.flag in ('low', 'high', 'abnormal') else ''}'>"
             f"<td class='ca-label'>{e(m.label)}{quality}{code}</td><td class='ca-val'>{e(m.with_unit())}</td>{_flag_cell(m)}"
@@ -128,11 +146,12 @@ def measurement_rows(ms: list[Measurement], *, with_anchor: bool = True) -> str:
     return "".join(rows)
 
 
-def measurement_table(ms: list[Measurement], *, with_anchor: bool = True, css: str = "ca-mtable") -> str:
+def measurement_table(ms: list[Measurement], *, with_anchor: bool = True, css: str = "ca-mtable", section_quality: str | None = None) -> str:
     if not ms:
         return ""
+    rows = measurement_rows(ms, with_anchor=with_anchor, section_quality=section_quality)
     return (f"<table class='{css}'><thead><tr><th>Measurement</th><th>Value</th><th>Flag</th><th>Reference</th>"
-            f"<th>Evidence · method · source</th></tr></thead><tbody>{measurement_rows(ms, with_anchor=with_anchor)}</tbody></table>")  # fmt: skip
+            f"<th>Evidence · method · source</th></tr></thead><tbody>{rows}</tbody></table>")  # fmt: skip
 
 
 def per_lead_matrix(ms: list[Measurement]) -> str:
@@ -226,7 +245,10 @@ def impression_item(item: ImpressionItem, report: Report, by_id: dict[str, Measu
             if c.measurement_id in by_id and by_id[c.measurement_id] not in cited_m:
                 cited_m.append(by_id[c.measurement_id])
     if cited_m:
-        parts.append("<div class='ca-evh'>Measurements</div>" + measurement_table(cited_m, with_anchor=False, css="ca-mtable ca-compact"))
+        verdicts = {s.study_id: s.quality.verdict for s in report.sections}
+        study_quality = verdicts.get(cited_m[0].id.split(".", 1)[0])
+        parts.append("<div class='ca-evh'>Measurements</div>"
+                     + measurement_table(cited_m, with_anchor=False, css="ca-mtable ca-compact", section_quality=study_quality))  # fmt: skip
     for pid in item.passage_ids:
         p = passages.get(pid)
         if p is None:
@@ -301,7 +323,7 @@ def render_panel(report: Report, downloads_note: str = "") -> str:
           f"<div class='ca-muted ca-meta'>Files: {e(', '.join(s.files))} · {e(s.tool)} {e(s.tool_version)}{reasons}</div>")  # fmt: skip
         a(statements_table(s, by_id))
         if key:
-            a(f"<div class='ca-evh'>Key measurements ({len(key)})</div>" + measurement_table(key))
+            a(f"<div class='ca-evh'>Key measurements ({len(key)})</div>" + measurement_table(key, section_quality=q.verdict))
         for i, art in enumerate(x for x in s.artifacts if x.media_type == "image/png"):
             src = image_data_uri(art.path)
             fid = anchor("f", f"{s.study_id}-{i}")

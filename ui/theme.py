@@ -24,6 +24,7 @@ CSS = """
 .ca-report { background:#fff; color:var(--ca-ink); border:1px solid var(--ca-line); border-radius:8px; padding:14px 16px;
              font-size:13.5px; line-height:1.45; max-height:calc(100vh - 330px); min-height:420px; overflow-y:auto; }
 .ca-report a { color:var(--ca-accent); text-decoration:none; } .ca-report a:hover { text-decoration:underline; }
+.ca-report [id] { scroll-margin-top:72px; }
 .ca-empty { min-height:240px; }
 .ca-head { display:flex; justify-content:space-between; align-items:flex-start; gap:12px; position:sticky; top:-14px; z-index:3;
            background:#fff; margin:-14px -16px 0; padding:12px 16px 8px; border-bottom:1px solid var(--ca-line); }
@@ -54,11 +55,12 @@ CSS = """
 .ca-report th, .ca-report td { border:0; border-bottom:1px solid var(--ca-line); padding:4px 6px; text-align:left; vertical-align:top; }
 .ca-report thead th { background:var(--ca-soft); color:var(--ca-muted); font-weight:600; font-size:.74rem; text-transform:uppercase; letter-spacing:.3px; }
 .ca-val { font-weight:700; white-space:nowrap; font-variant-numeric:tabular-nums; }
-.ca-label { min-width:140px; } .ca-ev { min-width:180px; }
+.ca-label { min-width:130px; } .ca-ev { min-width:170px; }
 .ca-flag { white-space:nowrap; font-weight:600; }
 .ca-flag-high, .ca-flag-low, .ca-flag-abnormal { color:var(--ca-red); } .ca-flag-normal { color:var(--ca-green); font-weight:400; }
 tr.ca-abn td { background:#fff6f5; }
-.ca-ref { white-space:nowrap; } .ca-ev { font-size:.76rem; color:#3a4452; }
+.ca-ref { min-width:110px; max-width:230px; }
+.ca-refsrc { font-size:.7rem; color:var(--ca-muted); } .ca-refsrc summary { cursor:pointer; color:var(--ca-accent); } .ca-nowrap { white-space:nowrap; } .ca-ev { font-size:.76rem; color:#3a4452; }
 .ca-src { font-size:.72rem; color:var(--ca-muted); }
 .ca-code { font-size:.68rem; color:var(--ca-muted); font-family:ui-monospace,monospace; }
 .ca-unit { font-weight:400; font-size:.68rem; text-transform:none; }

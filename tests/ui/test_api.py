@@ -217,7 +217,8 @@ def test_settings_switch_an_expert_off_and_validate(ui_server, tmp_path):
         texts = " ".join(_text(m) for m in chat)
         assert "switched off in Settings" in texts and "Nothing left to analyse" in texts
         assert not _download_names(downloads)
-        assert "rules" in client.predict(api_name="/check_llm")
+        assert "no language model is needed" in client.predict("rules", "", "", "", api_name="/check_llm")
+        assert "must start with http" in client.predict("openai", "gpu-box:8000", "", "", api_name="/check_llm")
     finally:
         client.predict("rules", "", "", "", ["ecg", "echo", "cmr", "kspace"], False, False, 2048, api_name="/save_settings")
 

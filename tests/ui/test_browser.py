@@ -104,6 +104,11 @@ def test_ecg_case_in_the_browser(ui_server, browser, artifact_dir):
     assert "met" in evidence.inner_text()
     evidence.scroll_into_view_if_needed()
     shots.append(_shot(page, artifact_dir, "04-evidence"))
+    # its figure link jumps to the plot inside the report panel
+    evidence.locator("a[href^='#ca-f-']").first.click()
+    page.wait_for_function("""() => { const f = document.querySelector('#ca-panel figure'); const p = document.querySelector('#ca-panel .ca-report');
+        const a = f.getBoundingClientRect(), b = p.getBoundingClientRect(); return a.top < b.bottom && a.bottom > b.top; }""", timeout=10_000)
+    shots.append(_shot(page, artifact_dir, "04b-figure"))
 
     # a follow-up question in the same thread
     _send(page, "What was the QTc by Fridericia?")
@@ -135,6 +140,12 @@ def test_ecg_case_in_the_browser(ui_server, browser, artifact_dir):
     page.get_by_role("tab", name="Cases").click()
     page.wait_for_selector("#ca-cases >> text=final", timeout=30_000)
     shots.append(_shot(page, artifact_dir, "08-cases"))
+
+    # settings: the backend's `llm check` status
+    page.get_by_role("tab", name="Settings").click()
+    page.locator("#ca-llm-check").click()
+    page.wait_for_selector("#ca-llm-status >> text=no language model is needed", timeout=30_000)
+    shots.append(_shot(page, artifact_dir, "09-settings"))
     page.close()
 
     (artifact_dir / "timing.json").write_text(json.dumps({"upload_to_report_s": round(upload_to_report_s, 2), "screenshots": shots}, indent=1))

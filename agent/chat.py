@@ -112,7 +112,9 @@ def load_case(thread_or_report: str | Report | Path, checkpoint_db: str | Path |
         path = Path(thread_or_report)
         if not path.is_file():
             raise ChatError(f"{path}: no such report file")
-        return _view_from_report(Report.model_validate_json(path.read_text(encoding="utf-8")))
+        report = Report.model_validate_json(path.read_text(encoding="utf-8"))
+        thread = find_thread(report, checkpoint_db)
+        return load_case(thread, checkpoint_db) if thread else _view_from_report(report)
     from agent.graph import build_graph
     from agent.runner import sqlite_checkpointer
 
@@ -132,6 +134,34 @@ def load_case(thread_or_report: str | Report | Path, checkpoint_db: str | Path |
     return CaseView(report=Report.model_validate(values["report"]), studies=studies,
                     context=CaseInput.model_validate(values["case"]).context, thread_id=thread_id,
                     history=list(values.get("chat", [])), checkpoint_db=checkpoint_db)  # fmt: skip
+
+
+def find_thread(report: Report, checkpoint_db: str | Path | None = None) -> str | None:
+    """The case thread that wrote this report, if the threads database has
+    it (threads are named '<case id>-<8 hex>'); None otherwise."""
+    import sqlite3
+
+    from agent.runner import cardio_home
+
+    db = Path(checkpoint_db) if checkpoint_db else cardio_home() / "threads.sqlite"
+    if not db.is_file():
+        return None
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            rows = conn.execute("SELECT DISTINCT thread_id FROM checkpoints WHERE thread_id LIKE ?",
+                                (report.case_id.replace("%", "") + "-%",)).fetchall()  # fmt: skip
+    except sqlite3.Error:
+        return None
+    from agent.graph import build_graph
+    from agent.runner import sqlite_checkpointer
+
+    with sqlite_checkpointer(db) as saver:
+        graph = build_graph(saver)
+        for (thread_id,) in rows:
+            values = graph.get_state(_graph_config(thread_id)).values
+            if (values.get("report") or {}).get("report_id") == report.report_id:
+                return thread_id
+    return None
 
 
 def _view_from_report(report: Report) -> CaseView:
@@ -412,7 +442,10 @@ def rules_answer(view: CaseView, question: str, search: SearchFn | None = None, 
             return _Draft(intent="statement", sentences=sentences, answered=True)
         if concepts:
             assessed = [st for st in statements]
-            sentences = ["No analysis in this case assessed that finding, so this report can neither confirm nor exclude it."]
+            sentences = ["No tool reported a finding on this for this case, so this report can neither confirm nor exclude it."]
+            related = [m for m in measurements if m.name in named_quantities(question)]
+            if related:
+                sentences.append("Related measurements: " + "; ".join(f"{m.label} {m.with_unit()} {_cite('M', [m.id])}" for m in related) + ".")
             if assessed:
                 sentences.append("The findings assessed were: " + "; ".join(f"{st.label} ({st.status}) {_cite('S', [st.id])}" for st in assessed[:8]) + ".")
             return _Draft(intent="statement", sentences=sentences, answered=False)
@@ -443,9 +476,9 @@ def rules_answer(view: CaseView, question: str, search: SearchFn | None = None, 
                 draft.sentences.append(f"This case has no {label} measurement; values given in the question are not results of this case.")
         return draft
 
-    found = match_measurements(measurements, question)
     named = named_quantities(question)
-    have_named = [m for m in found if m.name in named]
+    have_named = [m for m in measurements if m.name in named][:6]  # every quantity the question names
+    found = match_measurements(measurements, question)
     if found and (not named or have_named):
         return _Draft(intent="measurement", sentences=[measurement_sentence(m) for m in (have_named or found)], answered=True)
 

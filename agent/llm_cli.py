@@ -4,8 +4,10 @@
       probe the endpoint: served model, token counting, chat, tool calls,
       JSON-schema output. Exit 0 when the orchestrator can use it, 1 when not.
   cardioagent llm ask CASE "question" [--backend rules|openai|transformers] [--db FILE] [--json]
-      answer a follow-up on an analysed case; CASE is a thread id (printed
-      by `analyze`, re-runs possible) or a report.json (results only).
+      answer a follow-up on an analysed case; CASE is a thread id or a
+      report.json. Tools can be re-run (e.g. another QTc formula) when the
+      case's thread is in the threads database; else the answer uses the
+      report's results only.
   cardioagent llm config
       print the effective settings (file, environment), API key hidden.
 """
@@ -33,7 +35,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     c.add_argument("--json", action="store_true", help="machine-readable output")
 
     a = sub.add_parser("ask", help="ask a follow-up question about an analysed case")
-    a.add_argument("case", metavar="CASE", help="thread id from `cardioagent analyze`, or a report.json")
+    a.add_argument("case", metavar="CASE", help="a report.json written by `cardioagent analyze`, or a case thread id")
     a.add_argument("question", help="e.g. 'what was the QTc by Fridericia?'")
     a.add_argument("--backend", choices=["rules", "openai", "transformers"], help="default: $CARDIO_LLM or rules")
     a.add_argument("--db", metavar="FILE", help="threads database (default $CARDIO_HOME/threads.sqlite)")

@@ -82,6 +82,8 @@ def test_measurement_lookup_and_missing_quantity(thread):
     a = ask(thread, "what was the heart rate?")
     assert a.intent == "measurement" and a.text.startswith("Heart rate was 36 bpm [M:ecg-1.heart_rate], flagged low")
     assert_grounded(a, thread[2])
+    both = ask(thread, "what were the QRS and QT intervals?")
+    assert both.cited_ids == ["ecg-1.qrs_duration", "ecg-1.qt_interval"] and both.answered
     b = ask(thread, "What was the ejection fraction?")
     assert not b.answered and b.text.startswith("This case has no left ventricular ejection fraction measurement.")
 
@@ -107,6 +109,11 @@ def test_report_file_without_thread_cannot_rerun(thread, tmp_path):
     assert "Related measurements: QTc (Framingham)" in a.text and any("needs the case thread" in n for n in a.notes)
     with pytest.raises(ChatError, match="unknown case thread"):
         answer("no-such-thread", "hi", checkpoint_db=thread[1])
+
+
+def test_report_file_finds_its_thread_when_the_database_has_it(thread, tmp_path):
+    a = answer(tmp_path / "out" / "report.json", "What was the QTc by Fridericia?", checkpoint_db=thread[1], search=fake_search)
+    assert a.thread_id == thread[0] and a.intent == "rerun" and a.answered
 
 
 def test_llm_follow_up_with_search_tool_is_verified(thread):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -35,18 +36,25 @@ def run_one(label: str, source: Path, out: Path, engine: str, workers: int, form
 
     settings = BatchSettings(out_dir=str(out), formats=formats, retrieval=retrieval, timeout_s=900)
     load_before = os.getloadavg()
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     outcome = run_batch(source, settings, engine=engine, workers=workers, quiet=True)
     total = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     load_after = os.getloadavg()
+    # CPU seconds of the (reaped) local worker processes: a load-independent cost per case.
+    # Ray workers are not our children, so this stays empty for the Ray engine.
+    child_cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
     row = {
         "run": label, "engine": engine, "workers": workers, "cases": outcome.ran, "ok": outcome.ok, "failed": outcome.failed,
         "engine_wall_s": outcome.wall_s, "total_wall_s": round(total, 2), "cases_per_minute": outcome.cases_per_minute,
         "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in load_after],
+        "worker_cpu_s_per_case": round(child_cpu / max(outcome.ran, 1), 2) if engine == "local" else None,
     }  # fmt: skip
     print(f"{label:8s} {outcome.ran:3d} cases ({outcome.ok} ok, {outcome.failed} failed)  engine {outcome.wall_s:7.1f} s  "
           f"{outcome.cases_per_minute:6.2f} cases/min   (total incl. validation+tables {total:6.1f} s; "
-          f"load avg {load_before[0]:.1f} -> {load_after[0]:.1f})", flush=True)  # fmt: skip
+          f"load avg {load_before[0]:.1f} -> {load_after[0]:.1f}"
+          + (f"; worker CPU {row['worker_cpu_s_per_case']:.2f} s/case" if row["worker_cpu_s_per_case"] is not None else "") + ")", flush=True)  # fmt: skip
     return row
 
 

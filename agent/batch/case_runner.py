@@ -58,12 +58,14 @@ def run_case(spec: CaseSpec | dict, settings: BatchSettings | dict) -> CaseRecor
         files = expand_case_files(spec)
         record.files = _relative_names(files)
         record.input_hash = input_hash(spec, files)
-        db = checkpoint_db(settings)
-        db.parent.mkdir(parents=True, exist_ok=True)
+        db: Path | str = ":memory:"  # sqlite3's in-memory database: the thread ends with the case
+        if settings.keep_threads:
+            db = checkpoint_db(settings)
+            db.parent.mkdir(parents=True, exist_ok=True)
         report_formats = tuple(f for f in settings.formats if f != "sr")
         outcome = analyze([str(f) for f in files], spec.context, case_dir, backend=settings.backend, strict=settings.strict,
                           case_id=spec.case_id, formats=report_formats, retrieval=settings.retrieval, checkpoint_db=db)  # fmt: skip
-        record.thread_id, record.checkpoint_db = outcome.thread_id, str(db)
+        record.thread_id, record.checkpoint_db = outcome.thread_id, (str(db) if settings.keep_threads else None)
         if not outcome.ok:
             record.problems = [CaseProblem(file=p.file, problem=p.problem, kind="input") for p in outcome.problems]
             if not record.problems:

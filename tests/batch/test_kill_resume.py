@@ -34,7 +34,7 @@ def _inputs(root: Path) -> list[str]:
 
 def _cmd(src: Path, out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "agent.cli", "batch", str(src), "--out", str(out), "--workers", "2", "--formats", "json,html,fhir",
-            "--no-retrieval", "--quiet", *extra]  # fmt: skip
+            "--no-retrieval", "--no-threads", "--quiet", *extra]  # fmt: skip
 
 
 def _env(tmp_path: Path) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -26,6 +27,7 @@ def test_every_case_has_a_marker_and_good_cases_a_full_output_set(small_batch):
         assert done is not None and done.status == "ok", case_id
         assert done.config_hash == settings.config_hash and len(done.input_hash) == 64
         assert done.modalities == ["ecg"]
+        assert done.thread_id.startswith(case_id) and Path(done.checkpoint_db).is_file()  # the case thread can be reopened
         report = Report.model_validate_json((case_dir / "report.json").read_text())
         assert report.case_id == case_id and report.measurements()
         for fmt in ("json", "html", "pdf", "fhir"):

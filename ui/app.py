@@ -126,6 +126,7 @@ def build_app(config: AppConfig):
             gr.Button(interactive=can_sign and not busy),
             _case_line(view),
             gr.Group(visible=view.report is not None),
+            gr.File(value=view.outputs or None, visible=bool(view.outputs)),
             state,
         )
 
@@ -157,6 +158,8 @@ def build_app(config: AppConfig):
                             download_btns = [gr.DownloadButton(label, value=None, visible=False, size="sm", variant="secondary",
                                                                elem_id=f"ca-dl-{name.replace('.', '-')}", min_width=90)
                                              for name, label in DOWNLOADS]  # fmt: skip
+                        tool_files = gr.File(label="Tool outputs (masks, DICOM SEG, reconstructed series, annotated clips)", file_count="multiple",
+                                             interactive=False, visible=False, elem_id="ca-tool-outputs")  # fmt: skip
                         with gr.Group(elem_id="ca-signoff", visible=False) as signoff_group:
                             signoff_md = gr.Markdown("", elem_id="ca-signoff-status")
                             with gr.Row():
@@ -196,7 +199,7 @@ def build_app(config: AppConfig):
                 save_btn = gr.Button("Save settings", variant="primary", elem_id="ca-save-settings")
                 settings_md = gr.Markdown("", elem_id="ca-settings-status")
 
-        main_outputs = [chat, box, panel, *download_btns, signoff_md, sign_btn, amend_btn, case_md, signoff_group, state]
+        main_outputs = [chat, box, panel, *download_btns, signoff_md, sign_btn, amend_btn, case_md, signoff_group, tool_files, state]
 
         # --- handlers --------------------------------------------------------
 

@@ -329,8 +329,10 @@ def render_panel(report: Report, downloads_note: str = "") -> str:
             fid = anchor("f", f"{s.study_id}-{i}")
             if src:
                 a(f"<figure class='ca-fig' id='{fid}'><img alt='{e(art.title)}' src='{src}'><figcaption>{e(art.title)}</figcaption></figure>")
+            elif Path(art.path).is_file():
+                a(f"<p class='ca-muted' id='{fid}'>Figure “{e(art.title)}” is too large to show inline ({e(Path(art.path).name)} in the case folder).</p>")
             else:
-                a(f"<p class='ca-muted' id='{fid}'>Figure “{e(art.title)}” is too large to show inline; it is in the downloads.</p>")
+                a(f"<p class='ca-warn' id='{fid}'>Figure “{e(art.title)}” is missing from the case folder ({e(Path(art.path).name)}).</p>")
         others = [x for x in s.artifacts if x.media_type != "image/png"]
         if others:
             a("<div class='ca-muted'>Other outputs: " + ", ".join(f"{e(x.title)} ({e(Path(x.path).name)})" for x in others) + "</div>")

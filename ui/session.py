@@ -43,6 +43,10 @@ class View:
     signoff: str = ""
     report: Report | None = None
 
+    @property
+    def outputs(self) -> list[str]:
+        return tool_outputs(self.report)
+
 
 @dataclass
 class ContextForm:
@@ -117,14 +121,28 @@ def summary_message(report: Report) -> dict:
     return _say("\n\n".join(lines))
 
 
+INLINE_MEDIA = ("image/png", "image/jpeg", "image/gif", "video/mp4")
+
+
 def figure_messages(report: Report) -> list[dict]:
+    """Plots and clips of every study, inline in the chat (Gradio serves
+    them from its cache; the case folder keeps the originals)."""
     out = []
     for s in report.sections:
         for art in s.artifacts:
-            if art.media_type == "image/png" and Path(art.path).is_file():
+            if art.media_type in INLINE_MEDIA and Path(art.path).is_file():
                 out.append({"role": "assistant", "content": [f"**{art.title}** — {s.modality.display} {s.study_id}",
                                                              {"path": art.path, "alt_text": art.title}]})  # fmt: skip
     return out
+
+
+def tool_outputs(report: Report | None) -> list[str]:
+    """Files the tools wrote besides plots (masks, DICOM SEG, reconstructed
+    series, annotated clips): offered for download, not shown inline."""
+    if report is None:
+        return []
+    return [a.path for s in report.sections for a in s.artifacts
+            if not a.media_type.startswith("image/") and Path(a.path).is_file()]  # fmt: skip
 
 
 def signoff_text(report: Report | None) -> str:

@@ -25,11 +25,12 @@ def _client(server, tmp_path, **kw) -> Client:
 
 def _view(result) -> dict:
     """The page's main outputs as the client returns them: chat, input box,
-    panel, five download buttons, sign-off status, case line (then, for the
+    panel, five download buttons, sign-off status, case line, tool outputs (then, for the
     sign endpoints, the comment box)."""
-    out = {"chat": result[0], "panel": result[2], "downloads": [d for d in result[3:8] if d], "signoff": result[8], "case": result[9]}
-    if len(result) > 10:
-        out["comment"] = result[10]
+    out = {"chat": result[0], "panel": result[2], "downloads": [d for d in result[3:8] if d], "signoff": result[8], "case": result[9],
+           "tool_outputs": result[10]}
+    if len(result) > 11:
+        out["comment"] = result[11]
     return out
 
 

@@ -166,3 +166,43 @@ def test_llm_check_status_in_settings(monkeypatch, tmp_path):
     assert "Ready" in text and "fake/Qwen3-8B" in text and "| ✓ ok | tool calls |" in text
     down = llm_status(UISettings(backend="openai", base_url="http://127.0.0.1:9/v1"))
     assert "Not ready" in down and "✗ fail" in down
+
+
+def test_figures_inline_and_other_tool_outputs_for_download(ecg_report, tmp_path):
+    """Echo clips play in the chat; masks and reconstructed series are downloads."""
+    from experts.core.types import Artifact
+    from ui.session import figure_messages, tool_outputs
+
+    r = ecg_report.model_copy(deep=True)
+    clip, mask = tmp_path / "clip.mp4", tmp_path / "seg.nii.gz"
+    clip.write_bytes(b"\x00" * 64)
+    mask.write_bytes(b"\x1f\x8b" + b"\x00" * 64)
+    r.sections[0].artifacts += [Artifact(kind="video", title="Clip with LV contour overlay", path=str(clip), media_type="video/mp4"),
+                                Artifact(kind="mask", title="Segmentation NIfTI", path=str(mask), media_type="application/gzip"),
+                                Artifact(kind="plot", title="missing plot", path=str(tmp_path / "gone.png"), media_type="image/png")]  # fmt: skip
+    inline = [m["content"][1]["path"] for m in figure_messages(r)]
+    assert str(clip) in inline and str(mask) not in inline and str(tmp_path / "gone.png") not in inline
+    assert any(p.endswith(".png") for p in inline)
+    assert tool_outputs(r) == [str(clip), str(mask)]
+    panel = render_panel(r)
+    assert "Other outputs: Clip with LV contour overlay (clip.mp4), Segmentation NIfTI (seg.nii.gz)" in panel
+    assert "Figure “missing plot” is missing from the case folder (gone.png)" in panel
+
+
+@pytest.mark.slow
+def test_guideline_passages_expand_in_the_panel(tmp_path, monkeypatch):
+    """With retrieval on (builds the local index: about a minute), cited
+    passages are expandable in the panel and under the impression item."""
+    from agent.runner import analyze
+
+    monkeypatch.setenv("CARDIO_HOME", str(tmp_path / "home"))
+    out = analyze([LUDB / "1.hea", LUDB / "1.dat"], out_dir=tmp_path / "out", retrieval=True)
+    assert out.ok and out.report.guidelines, out.report.provenance.retrieval_note
+    html = render_panel(out.report)
+    import html as h
+
+    for p in out.report.guidelines:
+        assert f"<details class='ca-guide' id='ca-g-{p.id.replace('.', '_')}'>" in html
+        assert h.escape(p.text) in html
+    cited = [i for i in out.report.impression if i.passage_ids]
+    assert cited and html.count("<details class='ca-guide' open>") == sum(len(i.passage_ids) for i in cited)

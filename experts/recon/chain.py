@@ -58,7 +58,8 @@ def run_cmr(study: StudyInput, output_dir: Path) -> ExpertResult:
     try:
         return tool.run(ToolRequest(study=study, output_dir=str(output_dir)))
     except ExpertError as exc:
-        raise ChainUnavailable(f"CMR expert refused {study.display_names[0] if study.display_names else study.study_id}: {exc}") from exc
+        what = study.display_names[0] if study.display_names else study.study_id
+        raise ChainUnavailable(f"the CMR expert could not analyse {what}: {exc}") from exc
     except Exception as exc:  # another expert's bug must not sink this reconstruction
         raise ChainUnavailable(f"CMR expert failed ({type(exc).__name__}: {exc})") from exc
 

@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from experts.recon.kspace import KSpaceStudy
-from experts.recon.methods.common import ReconOutput, ReconParams, intensity_scale
+from experts.recon.methods.common import ReconOutput, ReconParams, intensity_scale, limited_threads
 
 METHODS = ("zero_filled", "sense", "cs", "varnet")
 MULTI_COIL_ONLY = ("sense", "varnet")
@@ -35,7 +35,8 @@ def reconstruct(study: KSpaceStudy, method: str, params: ReconParams | None = No
         from experts.recon.methods.cs import run
     else:
         from experts.recon.methods.varnet import run
-    out = run(scaled, params)
+    with limited_threads():
+        out = run(scaled, params)
     out.images = (out.images * scale).astype(np.float32)
     out.runtime_s = time.perf_counter() - started
     return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,3 +55,42 @@ def calibration_width(study: KSpaceStudy, cap: int = 32) -> int:
     from experts.recon.kspace import acs_width
 
     return min(acs_width(union), cap)
+
+
+# Why one thread by default: the agent runs experts side by side and the CPU
+# is usually shared. Measured on a loaded 2-core machine, two OpenMP/BLAS
+# threads made a small VarNet pass ~15× and ESPIRiT ~1.5× slower than one
+# (threads spinning on synchronisation). CARDIO_RECON_THREADS overrides.
+def recon_threads() -> int:
+    try:
+        return max(1, int(os.environ.get("CARDIO_RECON_THREADS", "1")))
+    except ValueError:
+        return 1
+
+
+@contextmanager
+def limited_threads(n: int | None = None):
+    """Set torch and BLAS thread pools for the duration of a reconstruction,
+    restoring the caller's settings afterwards."""
+    n = n or recon_threads()
+    torch_before = None
+    try:
+        import torch
+
+        torch_before = torch.get_num_threads()
+        torch.set_num_threads(n)
+    except ImportError:  # torch is a dependency; this guards minimal installs
+        pass
+    try:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            yield
+        else:
+            with threadpool_limits(n):
+                yield
+    finally:
+        if torch_before is not None:
+            import torch
+
+            torch.set_num_threads(torch_before)

@@ -19,7 +19,7 @@ from experts.recon.methods.coil_maps import espirit_maps
 from experts.recon.methods.common import ReconOutput, ReconParams
 from experts.recon.methods.sense import sense_operator
 
-DEFAULT_LAMBDA = 0.003
+DEFAULT_LAMBDA = 0.01
 DEFAULT_ITERATIONS = 40
 
 

@@ -15,8 +15,8 @@ from experts.recon.kspace import KSpaceStudy
 from experts.recon.methods.coil_maps import espirit_maps
 from experts.recon.methods.common import ReconOutput, ReconParams
 
-DEFAULT_LAMBDA = 0.01
-DEFAULT_ITERATIONS = 20
+DEFAULT_LAMBDA = 0.005
+DEFAULT_ITERATIONS = 10
 
 
 def sense_operator(maps: np.ndarray, weights: np.ndarray, frames: int):

@@ -9,6 +9,7 @@ off the state dict, so either loads without configuration.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,11 +17,21 @@ import numpy as np
 
 from experts.core.errors import InputError, ToolUnavailable
 from experts.core.tool import sha256_file
-from experts.recon.kspace import KSpaceStudy
+from experts.recon.kspace import KSpaceStudy, time_averaged_kspace
 from experts.recon.methods.common import ReconOutput, ReconParams
 
 EMBEDDED_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "varnet_cine_small.pt"
 MIN_ACS = 8
+def weights_config(path: Path) -> dict:
+    """Sidecar `<weights>.json` written by train.py (initialisation, data seen).
+    Published fastMRI weights have none: they start from zero-filled k-space."""
+    side = path.with_suffix(".json")
+    if side.is_file():
+        try:
+            return json.loads(side.read_text())
+        except (OSError, ValueError):
+            return {}
+    return {}
 
 
 @lru_cache(maxsize=4)
@@ -50,20 +61,27 @@ def run(study: KSpaceStudy, params: ReconParams, display_name: str = "k-space") 
     if acs < MIN_ACS:
         raise InputError(display_name, f"only {acs} ACS lines; the VarNet sensitivity network needs at least {MIN_ACS}")
     model, path = load_model(params.weights)
+    view_sharing = weights_config(path).get("init") == "view_sharing" and study.frames > 1
+    averaged = time_averaged_kspace(study.kspace, study.mask) if view_sharing else None
     out = np.empty((study.frames, study.slices, *study.matrix), dtype=np.float32)
     batch = max(1, params.frame_batch)
     with torch.inference_mode():
         for z in range(study.slices):
             for t0 in range(0, study.frames, batch):
-                ksp = study.kspace[t0 : t0 + batch, z]  # (b, coils, rows, cols)
-                k = torch.view_as_real(torch.from_numpy(np.ascontiguousarray(ksp)))
-                m = torch.from_numpy(np.ascontiguousarray(study.mask[t0 : t0 + batch, z]))[:, None, :, :, None]
-                out[t0 : t0 + batch, z] = model(k, m, acs).numpy()
+                ksp = np.ascontiguousarray(study.kspace[t0 : t0 + batch, z])  # (b, coils, rows, cols)
+                msk = np.ascontiguousarray(study.mask[t0 : t0 + batch, z])  # (b, rows, cols)
+                k = torch.view_as_real(torch.from_numpy(ksp))
+                m = torch.from_numpy(msk)[:, None, :, :, None]
+                init = None
+                if averaged is not None:
+                    shared = np.where(msk[:, None], ksp, averaged[z][None]).astype(np.complex64)
+                    init = torch.view_as_real(torch.from_numpy(shared))
+                out[t0 : t0 + batch, z] = model(k, m, acs, init).numpy()
     n_casc = len(model.cascades)
     return ReconOutput(
         images=out,
         method="varnet",
-        description=f"end-to-end VarNet ({n_casc} cascades, fastMRI layout), weights {path.name}",
+        description=f"end-to-end VarNet ({n_casc} cascades, fastMRI layout{', view-sharing start' if view_sharing else ''}), weights {path.name}",
         model=f"VarNet[{path.name}]",
         weights_sha256=sha256_file(path),
     )

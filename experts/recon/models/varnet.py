@@ -198,10 +198,22 @@ class VarNet(nn.Module):
         self.sens_net = SensitivityModel(sens_chans, sens_pools)
         self.cascades = nn.ModuleList([VarNetBlock(NormUnet(chans, pools)) for _ in range(num_cascades)])
 
-    def forward(self, masked_kspace: torch.Tensor, mask: torch.Tensor, num_low_frequencies: int) -> torch.Tensor:
-        """Returns the RSS magnitude image (batch, rows, cols)."""
+    def forward(
+        self,
+        masked_kspace: torch.Tensor,
+        mask: torch.Tensor,
+        num_low_frequencies: int,
+        initial_kspace: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Returns the RSS magnitude image (batch, rows, cols).
+
+        `initial_kspace` (optional) starts the cascades from a better guess
+        than the zero-filled data — e.g. cine view sharing, where unsampled
+        lines are filled from the time-averaged k-space. The soft data
+        consistency still pulls sampled lines to the measurements. Without
+        it the network behaves exactly like fastMRI's VarNet."""
         sens = self.sens_net(masked_kspace, num_low_frequencies)
-        k = masked_kspace.clone()
+        k = masked_kspace.clone() if initial_kspace is None else initial_kspace.clone()
         for cascade in self.cascades:
             k = cascade(k, masked_kspace, mask, sens)
         return rss_complex(ifft2c(k), dim=1)

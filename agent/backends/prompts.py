@@ -144,10 +144,21 @@ def _id_array(ids: list[str]) -> dict[str, Any]:
     return {"type": "array", "items": {"type": "string", "enum": sorted(set(ids))}}
 
 
+def shown_measurements(section: Any) -> list[Any]:
+    """The measurements of a section the model is shown (see
+    `salient_measurement_ids`)."""
+    from agent.backends.toolcalls import salient_measurement_ids
+
+    criteria_ids = {c.measurement_id for st in section.statements for c in st.criteria}
+    ids = set(salient_measurement_ids(section.modality.value, [(m.id, m.name, m.flag) for m in section.measurements], criteria_ids))
+    return [m for m in section.measurements if m.id in ids]
+
+
 def draft_schema(inp: ComposeInput) -> dict[str, Any]:
-    """DraftOut's schema with the id fields restricted to this case's ids,
-    so a server that enforces the schema cannot emit an unknown citation."""
-    m_ids = [m.id for s in inp.sections for m in s.measurements]
+    """DraftOut's schema with the id fields restricted to the ids the model
+    is shown, so a server that enforces the schema cannot emit an unknown
+    citation."""
+    m_ids = [m.id for s in inp.sections for m in shown_measurements(s)]
     s_ids = [st.id for s in inp.sections for st in s.statements]
     g_ids = [p.id for ps in inp.passages_for.values() for p in ps]
     item = {
@@ -173,6 +184,18 @@ def draft_schema(inp: ComposeInput) -> dict[str, Any]:
     }
 
 
+def prompt_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema as written into the prompt: the id enums (hundreds of ids
+    for a 12-lead ECG) are left to `response_format`; the prompt says the
+    ids come from the data block."""
+    text = json.dumps(schema)
+    compact = json.loads(text)
+    item = compact["properties"]["impression"]["items"]["properties"]
+    for key in ("statement_ids", "measurement_ids", "passage_ids"):
+        item[key] = {"type": "array", "items": {"type": "string", "description": "an id from the data block"}}
+    return compact
+
+
 def case_data(inp: ComposeInput) -> dict[str, Any]:
     """The data block: every citable id with what it means."""
     measurements_by_id = {m.id: m for s in inp.sections for m in s.measurements}
@@ -186,8 +209,9 @@ def case_data(inp: ComposeInput) -> dict[str, Any]:
             "measurements": [
                 {"id": m.id, "label": m.label, "value": m.with_unit(), "flag": m.flag}
                 | ({"reference": f"{m.reference_range.low}–{m.reference_range.high} {m.reference_range.unit}"} if m.reference_range else {})
-                for m in s.measurements
+                for m in shown_measurements(s)
             ],
+            "other_measurements_not_shown": len(s.measurements) - len(shown_measurements(s)),
             "statements": [
                 {"id": st.id, "label": st.label, "status": st.status,
                  "criteria": [
@@ -223,7 +247,7 @@ def compose_messages(inp: ComposeInput, schema: dict[str, Any]) -> list[dict[str
     if inp.feedback:
         user.append("Your previous draft broke the rules; these sentences were deleted. Do not repeat the mistakes:")
         user.extend(f"- {f}" for f in inp.feedback[:20])
-    user.append(JSON_INSTRUCTION.format(schema=json.dumps(schema, separators=(",", ":"))))
+    user.append(JSON_INSTRUCTION.format(schema=json.dumps(prompt_schema(schema), separators=(",", ":"))))
     return [{"role": "system", "content": COMPOSE_SYSTEM}, {"role": "user", "content": "\n".join(user)}]
 
 

@@ -23,12 +23,35 @@ from pydantic import ValidationError
 
 from agent.backends.base import PlannedCall, ToolCallRequest
 from experts.core.tool import ExpertTool
-from experts.core.types import Modality, StudyInput
+from experts.core.types import Modality, StudyInput, format_quantity
 
 HIDDEN_OPTION = re.compile(r"(path|file|dir|weights|checkpoint|url|sampling_rate|device)", re.I)
 SIMPLE_TYPES = {"boolean", "integer", "number", "string"}
-MAX_DIGEST_MEASUREMENTS = 40
+MAX_DIGEST_MEASUREMENTS = 30
 MAX_DIGEST_CHARS = 12_000
+
+
+def salient_measurement_ids(modality: str, measurements: list[tuple[str, str, str | None]], criteria_ids: set[str],
+                            limit: int = MAX_DIGEST_MEASUREMENTS) -> list[str]:  # fmt: skip
+    """Which measurements a model is shown, in this order: those the
+    statements' criteria use, the modality's key measurements (the rules
+    composer's list), flagged ones, then the rest, up to `limit`. A 12-lead
+    ECG has ~150 measurements (per-lead amplitudes and ST levels); showing
+    all of them costs thousands of tokens and adds nothing a report cites.
+    `measurements` are (id, name, flag) tuples."""
+    from agent.compose import KEY_MEASUREMENTS
+    from experts.core.types import Modality
+
+    key_names = KEY_MEASUREMENTS.get(Modality(modality), []) if modality in {m.value for m in Modality} else []
+    rank = {name: i for i, name in enumerate(key_names)}
+
+    def order(item: tuple[int, tuple[str, str, str | None]]) -> tuple:
+        i, (mid, name, flag) = item
+        return (mid not in criteria_ids, name not in rank, rank.get(name, 0), flag in (None, "normal"), i)
+
+    chosen = sorted(enumerate(measurements), key=order)[:limit]
+    keep = {mid for _, (mid, _, _) in chosen}
+    return [mid for mid, _, _ in measurements if mid in keep]  # original order
 
 
 def _llm_settable(name: str, prop: dict[str, Any]) -> bool:
@@ -132,25 +155,31 @@ def _criterion_digest(c: dict[str, Any]) -> dict[str, Any]:
 def result_digest(result: dict[str, Any]) -> dict[str, Any]:
     """What a model needs to reason and cite: ids, values, units, flags,
     statements with criteria; no file paths, no artifacts."""
+    all_m = result.get("measurements", [])
+    criteria_ids = {c["measurement_id"] for s in result.get("statements", []) for c in s.get("criteria", [])}
+    shown = set(salient_measurement_ids(result["modality"], [(m["id"], m["name"], m.get("flag")) for m in all_m], criteria_ids))
     measurements = [
-        {k: m.get(k) for k in ("id", "label", "value", "unit", "flag") if m.get(k) is not None}
+        # the value as reports write it ('45 bpm'), so a model copies the shown rounding
+        {"id": m["id"], "label": m["label"], "value": format_quantity(m["value"], m["unit"], m.get("decimals", 0))}
+        | ({"flag": m["flag"]} if m.get("flag") else {})
         | ({"reference": {k: v for k, v in m["reference_range"].items() if k in ("low", "high", "unit") and v is not None}}
            if m.get("reference_range") else {})  # fmt: skip
-        for m in result.get("measurements", [])
+        for m in all_m
+        if m["id"] in shown
     ]
     digest = {
         "study_id": result["study_id"],
         "tool": result["tool"],
         "quality": result["quality"],
-        "measurements": measurements[:MAX_DIGEST_MEASUREMENTS],
+        "measurements": measurements,
         "statements": [
             {"id": s["id"], "label": s["label"], "status": s["status"], "criteria": [_criterion_digest(c) for c in s.get("criteria", [])]}
             for s in result.get("statements", [])
         ],
         "warnings": result.get("warnings", [])[:8],
     }
-    if len(measurements) > MAX_DIGEST_MEASUREMENTS:
-        digest["omitted_measurements"] = len(measurements) - MAX_DIGEST_MEASUREMENTS
+    if len(all_m) > len(measurements):
+        digest["other_measurements_not_shown"] = len(all_m) - len(measurements)
     if result.get("derived_studies"):
         digest["derived_studies"] = [d["study_id"] for d in result["derived_studies"]]
     return digest

@@ -135,7 +135,7 @@ def test_llm_follow_up_reruns_a_tool_with_an_option(thread):
 
         data = json.loads(messages[-1]["content"])
         m = next(x for x in data["measurements"] if x["id"] == "ecg-1.qtc_bazett")
-        return Reply(f"QTc by Bazett was {m['value']:.0f} ms [M:ecg-1.qtc_bazett].")
+        return Reply(f"QTc by Bazett was {m['value']} [M:ecg-1.qtc_bazett].")  # the digest shows '310 ms'
 
     backend = scripted_backend([Reply("", [("toy_ecg_qt", {"study_id": "ecg-1", "qtc_formula": "bazett"})]), answer_with_result], then=None)
     a = ask(thread, "Recompute the QTc with Bazett", backend)

@@ -36,14 +36,28 @@ def clean_lead(x: np.ndarray, fs: float) -> np.ndarray:
     return np.asarray(nk.ecg_clean(x, sampling_rate=int(round(fs)), method="neurokit"), dtype=float)
 
 
+MIN_PLAUSIBLE_RATE = 25.0  # /min; fewer detections mean the detector failed on this morphology
+
+
 def _detect_one(x: np.ndarray, fs: float) -> np.ndarray:
+    """neurokit2's default detector; when it returns an implausibly low
+    rate (it can miss wide, negative QRS complexes entirely), Elgendi et
+    al.'s (2010) two-moving-average detector, also in neurokit2."""
     import neurokit2 as nk
 
-    try:
-        _, info = nk.ecg_peaks(x, sampling_rate=int(round(fs)), method="neurokit", correct_artifacts=False)
-    except Exception:  # neurokit raises on signals without any peak
-        return np.array([], dtype=int)
-    return np.asarray(info.get("ECG_R_Peaks", []), dtype=int)
+    minutes = x.size / fs / 60.0
+    best = np.array([], dtype=int)
+    for method in ("neurokit", "elgendi2010"):
+        try:
+            _, info = nk.ecg_peaks(x, sampling_rate=int(round(fs)), method=method, correct_artifacts=False)
+        except Exception:  # neurokit raises on signals without any peak
+            continue
+        peaks = np.asarray(info.get("ECG_R_Peaks", []), dtype=int)
+        if peaks.size > best.size:
+            best = peaks
+        if peaks.size >= MIN_PLAUSIBLE_RATE * minutes:
+            return peaks
+    return best
 
 
 def _refine(peaks: np.ndarray, x: np.ndarray, fs: float) -> np.ndarray:
@@ -63,6 +77,40 @@ def _refine(peaks: np.ndarray, x: np.ndarray, fs: float) -> np.ndarray:
                 keep[-1] = int(p)
             continue
         keep.append(int(p))
+    return np.asarray(keep, dtype=int)
+
+
+def _align_to_template(peaks: np.ndarray, x: np.ndarray, fs: float) -> np.ndarray:
+    """Put every beat's fiducial on the same point of the QRS.
+
+    Picking the largest deflection can land on the R wave in one beat and
+    on the S or T wave in the next when they are of similar size (wide,
+    negative complexes), which adds RR jitter that looks like an
+    arrhythmia. Each beat is shifted (±60 ms) to best match the median QRS
+    template, whose own largest deflection is the common fiducial."""
+    half, shift = int(0.08 * fs), int(0.06 * fs)
+    ok = (peaks - half - shift >= 0) & (peaks + half + shift < x.size)
+    if ok.sum() < 5:
+        return peaks
+    template = np.median(np.vstack([x[p - half : p + half] for p in peaks[ok]]), axis=0)
+    t = template - template.mean()
+    offset = int(np.argmax(np.abs(template))) - half  # fiducial within the template
+    out = peaks.copy()
+    for k in np.nonzero(ok)[0]:
+        p = peaks[k]
+        best, best_s = -np.inf, 0
+        for s in range(-shift, shift + 1):
+            seg = x[p + s - half : p + s + half]
+            c = float((seg - seg.mean()) @ t)
+            if c > best:
+                best, best_s = c, s
+        out[k] = p + best_s + offset
+    out = np.clip(out, 0, x.size - 1)
+    # keep order and refractoriness
+    keep = [int(out[0])]
+    for q in out[1:]:
+        if q - keep[-1] >= int(REFRACTORY_S * fs):
+            keep.append(int(q))
     return np.asarray(keep, dtype=int)
 
 
@@ -158,6 +206,7 @@ def detect_beats(record: ECGRecord, quality: RecordQuality, max_leads: int = 3) 
             i = j + 1
         peaks = _fill_gaps(np.asarray(peaks_list, dtype=int), [detections[n] for n in leads], fs)
     peaks = _refine(peaks, cleaned[ref], fs) if peaks.size else peaks
+    peaks = _align_to_template(peaks, cleaned[ref], fs) if peaks.size >= 5 else peaks
     method = f"neurokit2 ecg_peaks (method 'neurokit') on {', '.join(leads)}" + (
         "" if len(leads) == 1 else (", gaps filled from the second lead" if len(leads) == 2 else ", majority vote, gaps filled")
     )

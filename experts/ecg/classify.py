@@ -18,8 +18,9 @@ import numpy as np
 
 from experts.ecg.filters import diagnostic_band
 
-V_CORR_ALONE = 0.50  # QRS shape this different from the dominant beat: ventricular even if not premature
+V_CORR_ALONE = 0.50  # QRS shape this different (and wider): ventricular even if not premature
 V_CORR = 0.85  # a premature beat with a shape below this correlation: ventricular
+V_WIDER_MS = 24.0  # a non-premature beat must also be this much wider than the dominant one
 S_PREMATURITY = 0.85  # RR before the beat below 85 % of the local RR: premature
 LOCAL_RR_BEATS = 8
 
@@ -30,6 +31,7 @@ class BeatLabels:
     correlation: np.ndarray
     width_ms: np.ndarray
     prematurity: np.ndarray  # RR before / local RR (nan for the first beat)
+    wide: np.ndarray | None = None  # QRS wider than the dominant beat by V_WIDER_MS
 
     def count(self, label: str) -> int:
         return int(np.sum(self.labels == label))
@@ -97,13 +99,20 @@ def classify_beats(
         prem[k] = rr[k - 1] / _local_rr(rr, k - 1)
     from experts.ecg.quality import sample_is_bad
 
+    dom_width = float(np.median(width[valid & (corr >= np.median(corr[valid]))])) if valid.any() else 0.0
     for k in range(n):
         if not valid[k] or (bad is not None and sample_is_bad(bad, int(r_peaks[k]), fs)):
             labels[k] = "Q"
             continue
         premature = k > 0 and prem[k] < S_PREMATURITY
-        if corr[k] < V_CORR_ALONE or (corr[k] < V_CORR and premature):
+        wide = width[k] > dom_width + V_WIDER_MS
+        if (corr[k] < V_CORR and premature) or (corr[k] < V_CORR_ALONE and wide):
             labels[k] = "V"
         elif premature and not irregular_rhythm and corr[k] >= V_CORR:
             labels[k] = "S"
-    return BeatLabels(labels=labels, correlation=corr, width_ms=width, prematurity=prem)
+    # if most beats disagree with the "dominant" template, the template is
+    # noise, not a rhythm: such beats are unclassifiable, not ventricular
+    v = labels == "V"
+    if valid.sum() and v.sum() > 0.5 * valid.sum() and np.median(width[v]) <= dom_width + V_WIDER_MS:
+        labels[v] = "Q"
+    return BeatLabels(labels=labels, correlation=corr, width_ms=width, prematurity=prem, wide=width > dom_width + V_WIDER_MS)

@@ -61,6 +61,7 @@ def find_episodes(
     p_per_beat: np.ndarray | None,
     bad: np.ndarray | None = None,
     duration_s: float | None = None,
+    wide: np.ndarray | None = None,
 ) -> RhythmEpisodes:
     """`labels`: per-beat N/S/V/Q; 'Q' beats (artefact) break AF windows and
     ventricular runs, and a long RR over artefact is signal loss, not a pause."""
@@ -132,7 +133,9 @@ def find_episodes(
             while j + 1 < n and labels[j + 1] == "V":
                 j += 1
             count = j - k + 1
-            if count >= NSVT_MIN_BEATS:
+            # a ventricular run is a run of wide complexes: one narrow beat in it means artefact or aberrancy
+            all_wide = wide is None or bool(np.all(wide[k : j + 1]))
+            if count >= NSVT_MIN_BEATS and all_wide:
                 rate = 60.0 * (count - 1) / max(t[j] - t[k], 1e-6)
                 if rate > NSVT_MIN_RATE:
                     out.ventricular_runs.append(Episode("ventricular_run", float(t[k]), float(t[j]), beats=count, rate=rate))

@@ -194,10 +194,10 @@ def _ectopy_and_episodes(an: Analysis, ms: MeasurementSet, pw: PWaveFinding | No
             an.reasons.append(f"artefact in {bad.mean():.0%} of the record")
     # first pass without prematurity-based S calls, to see whether the whole rhythm is irregular
     labels = classify_beats(sig, rec.fs, beats.r_peaks, irregular_rhythm=False, bad=bad)
-    episodes = find_episodes(beats.r_peaks, rec.fs, labels.labels, p_beats, bad, rec.duration_s)
+    episodes = find_episodes(beats.r_peaks, rec.fs, labels.labels, p_beats, bad, rec.duration_s, labels.wide)
     if episodes.af_burden > 50.0:
         labels = classify_beats(sig, rec.fs, beats.r_peaks, irregular_rhythm=True, bad=bad)
-        episodes = find_episodes(beats.r_peaks, rec.fs, labels.labels, p_beats, bad, rec.duration_s)
+        episodes = find_episodes(beats.r_peaks, rec.fs, labels.labels, p_beats, bad, rec.duration_s, labels.wide)
     an.beat_labels, an.episodes = labels, episodes
     n = max(labels.labels.size, 1)
     span, leads = rr.span_s, beats.leads_used
@@ -256,8 +256,8 @@ def _morphology_measurements(an: Analysis, ms: MeasurementSet, patient: PatientC
     fid = delineate(mb)
     an.fiducials = fid
     an.warnings.extend(f"Median beat: {n}." for n in fid.notes)
-    add_global_measurements(ms, mb, fid, measure_all(mb, fid) if fid.qrs_on is not None else {}, patient.sex)
     an.waves = measure_all(mb, fid) if fid.qrs_on is not None and fid.qrs_off is not None else {}
+    add_global_measurements(ms, mb, fid, an.waves, patient.sex)
     if an.waves:
         add_lead_measurements(ms, mb, an.waves, rec.derived_leads)
 
@@ -277,4 +277,4 @@ def to_result(an: Analysis, tool: str, version: str, study_id: str, inputs: list
     )
 
 
-__all__ = ["AnalysisConfig", "Analysis", "analyze_record", "to_result", "np"]
+__all__ = ["AnalysisConfig", "Analysis", "analyze_record", "to_result"]

@@ -18,7 +18,7 @@ from tests.ecg.helpers import wfdb_study
 
 
 def run(study, tmp_path, **options):
-    return ECGTool().run(ToolRequest(study=study, output_dir=str(tmp_path / "out"), options=options))
+    return ECGTool().run(ToolRequest(study=study, output_dir=str(tmp_path / "out"), options={"make_plot": False, **options}))
 
 
 def copy_record(src_dir, record, dst_dir):

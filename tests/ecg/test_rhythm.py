@@ -32,11 +32,11 @@ def test_mitdb100_r_peaks_against_reference(examples_dir):
 
 
 def test_mitdb100_ectopy_counts(examples_dir, tmp_path):
-    res = run(wfdb_study(examples_dir / "ecg" / "mitdb-100", "100"), tmp_path)
+    res = run(wfdb_study(examples_dir / "ecg" / "mitdb-100", "100"), tmp_path, max_minutes=12)
     m = {x.name: x.value for x in res.measurements}
-    ann = wfdb.rdann(str(examples_dir / "ecg" / "mitdb-100" / "100"), "atr")
-    true_pac = sum(c == "A" for c in ann.symbol)  # 33 atrial premature beats
-    assert abs(m["pac_count"] - true_pac) <= 0.3 * true_pac
+    ann = wfdb.rdann(str(examples_dir / "ecg" / "mitdb-100" / "100"), "atr", sampto=12 * 60 * 360)
+    true_pac = sum(c == "A" for c in ann.symbol)  # atrial premature beats in the first 12 min
+    assert true_pac >= 5 and abs(m["pac_count"] - true_pac) <= max(2, 0.3 * true_pac)
     assert m["pvc_count"] <= 5
     st = {s.id.split(".", 1)[1]: s for s in res.statements}
     assert st["sinus_rhythm"].status == "present" and "atrial_fibrillation" not in st or st["atrial_fibrillation"].status == "absent"

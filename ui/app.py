@@ -9,8 +9,9 @@ All logic lives in `ui.session`; this module wires components to it.
 Privacy: server logs carry case ids and counts only; Gradio's run history
 (browser-side copies of inputs and outputs), telemetry and the monitoring
 endpoint are switched off; uploads and Gradio's cache live under
-$CARDIO_HOME/ui/tmp and are cleaned after a day; case folders are the only
-files the app serves.
+$CARDIO_HOME/ui/tmp and are cleaned after a day; case folders are not served
+directly — the files a page shows are linked into Gradio's folder under
+unguessable names (ui.serve).
 """
 
 
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ui.report_view import empty_panel
+from ui.serve import served, served_messages
 from ui.session import CaseRunner, ContextForm, View
 from ui.settings import ALL_EXPERTS, EXPERT_LABELS, UISettings, load_settings, save_settings
 from ui.store import CaseStore
@@ -109,15 +111,16 @@ def build_app(config: AppConfig):
         return getattr(request, "username", None) if request is not None else None
 
     def download_updates(paths: list[str]) -> list:
-        by_name = {Path(p).name: p for p in paths}
-        return [gr.DownloadButton(value=by_name.get(name), visible=name in by_name) for name, _label in DOWNLOADS]
+        by_name = {Path(p).name: served(p) for p in paths}
+        return [gr.DownloadButton(value=by_name.get(name), visible=by_name.get(name) is not None) for name, _label in DOWNLOADS]
 
     def outputs(view: View, state: dict, *, busy: bool = False) -> tuple:
         if view.record is not None:
             state = {**state, "case_id": view.record.case_id}
         can_sign = view.report is not None
+        tool_links = [x for x in (served(p) for p in view.outputs) if x]
         return (
-            view.messages,
+            served_messages(view.messages),
             gr.MultimodalTextbox(value=None, interactive=not busy),
             view.panel,
             *download_updates(view.downloads),
@@ -126,7 +129,7 @@ def build_app(config: AppConfig):
             gr.Button(interactive=can_sign and not busy),
             _case_line(view),
             gr.Group(visible=view.report is not None),
-            gr.File(value=view.outputs or None, visible=bool(view.outputs)),
+            gr.File(value=tool_links or None, visible=bool(tool_links)),
             state,
         )
 
@@ -211,11 +214,7 @@ def build_app(config: AppConfig):
             if files:
                 form = ContextForm(age=age_v, sex=None if sex_v in (None, "", "not given") else sex_v, height_cm=height_v, weight_kg=weight_v,
                                    indication=indication_v)  # fmt: skip
-                view = None
-                for view in runner.start(user, files, text, form):
-                    yield outputs(view, st, busy=True)
-                if view is not None:
-                    yield outputs(view, st)
+                yield from stream(runner.start(user, files, text, form), st)
                 return
             record = store.get(user, st.get("case_id")) if st.get("case_id") else None
             if not text:
@@ -225,9 +224,22 @@ def build_app(config: AppConfig):
                                       {"role": "assistant", "content": "Attach the study files first (clip button or drag and drop): a question needs a case to answer from."}])  # fmt: skip
                 yield outputs(view, st)
                 return
+            yield from stream(runner.follow_up(record, store.load_transcript(record), text), st)
+
+        def stream(views, st: dict):
+            """Yield each view with the input locked, then the last one with it
+            unlocked — also after an unexpected error, which is reported in
+            the chat (type only in the log: messages can carry names)."""
             view = None
-            for view in runner.follow_up(record, store.load_transcript(record), text):
-                yield outputs(view, st, busy=True)
+            try:
+                for view in views:
+                    yield outputs(view, st, busy=True)
+            except Exception as exc:
+                log.error("UI handler failed: %s", type(exc).__name__)
+                log.debug("UI handler failed", exc_info=True)
+                view = view or View()
+                view.messages = view.messages + [{"role": "assistant", "content": f"✗ Internal error ({type(exc).__name__}: {exc}). "
+                                                  "Please report it; the case folder keeps what was done so far."}]  # fmt: skip
             if view is not None:
                 yield outputs(view, st)
 
@@ -315,7 +327,6 @@ def launch_app(config: AppConfig, *, host: str = "127.0.0.1", port: int | None =
         server_port=port,
         auth=config.auth or None,
         auth_message="CardioAgent — sign in to continue" if config.auth else None,
-        allowed_paths=[str(config.share_dir.resolve())],
         max_file_size=demo.max_file_size,
         prevent_thread_lock=not block,
         quiet=quiet,

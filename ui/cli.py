@@ -22,8 +22,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--auth", action="append", metavar="USER:PASS", default=[],
                         help="require a login (basic auth); repeat for several users; or set CARDIO_UI_AUTH=user:pass[,user:pass]")
     parser.add_argument("--share-dir", metavar="DIR",
-                        help="folder for case files (uploads, reports, figures), the only folder the UI serves files from "
-                             "(default $CARDIO_HOME/ui/cases)")  # fmt: skip
+                        help="folder for case files (uploads, reports, figures; default $CARDIO_HOME/ui/cases); never served "
+                             "directly: pages get unguessable links to the files they show")  # fmt: skip
     parser.add_argument("--verbose", action="store_true", help="log UI events (case ids and counts only) to stderr")
 
 

@@ -118,6 +118,11 @@ def test_ecg_case_from_upload_to_signed_report(ui_server, tmp_path, caplog, capf
     assert "data:image/png;base64," in panel
     assert {"report.json", "report.html", "report.md"} <= _download_names(downloads)
     assert "Awaiting sign-off" in signoff
+    # case folders are not web-served: only the links the page was given work
+    import httpx
+
+    direct = httpx.get(f"{ui_server.url}gradio_api/file={case_dir / 'report' / 'report.json'}")
+    assert direct.status_code == 403
 
     # a follow-up question in the same thread
     chat2 = _ask(client, "What was the QTc by Fridericia?")["chat"]

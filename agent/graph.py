@@ -410,6 +410,17 @@ def _latest_results(state: CaseState) -> list[dict]:
     return list(latest.values())
 
 
+def _superseded(state: CaseState) -> list[str]:
+    """Plan lines for studies analysed more than once (a model re-ran a
+    tool with other options): the report shows the latest result; all of
+    them stay in the case thread's checkpoints."""
+    counts: dict[str, int] = {}
+    for r in state.get("results", []):
+        counts[r["study_id"]] = counts.get(r["study_id"], 0) + 1
+    return [f"{sid}: analysed {n} times; the report shows the latest result (all are kept in the case thread)"
+            for sid, n in counts.items() if n > 1]  # fmt: skip
+
+
 def _sections(state: CaseState) -> list[ModalitySection]:
     results = [ExpertResult.model_validate(r) for r in _latest_results(state)]
     return [ModalitySection.from_result(r) for r in results]
@@ -591,7 +602,7 @@ def build_report(state: CaseState, config: RunnableConfig) -> Report:
             llm_model=backend.model,
             tools=list(tools_prov.values()),
             tool_calls=[ToolCallRecord.model_validate(c) for c in state.get("calls", [])],
-            plan=list(state.get("plan_log", [])),
+            plan=list(state.get("plan_log", [])) + _superseded(state),
             node_timings_s=dict(state.get("timings", {})),
             retrieval_note=state.get("retrieval_note"),
             llm_calls=backend.usage.calls,

@@ -107,6 +107,7 @@ def test_planning_is_bounded(toy_registry, ecg_case, tmp_path):
     assert len(r.provenance.tool_calls) == 2  # turn 3's call is refused: same options as turn 1's
     assert any("already analysed with these options" in line for line in r.provenance.plan)
     assert len(r.sections) == 1  # one section per study: the latest run's result
+    assert "ecg-1: analysed 2 times; the report shows the latest result (all are kept in the case thread)" in r.provenance.plan
     assert {m.name for m in r.measurements()} & {"qtc_fridericia", "qtc_bazett"} == {"qtc_fridericia"}
 
 

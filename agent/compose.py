@@ -117,9 +117,9 @@ def compose(
             )
             for p in relevant_passages(st, passages_for.get(st.id, [])):
                 if p.collection == "guidelines":
-                    text = f"Guideline context for {st.label.lower()}: {p.citation()}."
+                    text = f"Guideline context for {st.label}: {p.citation()}."
                 else:
-                    text = f"Local document on {st.label.lower()} (supplied by the user, quoted as data): {p.source_file or p.id}."
+                    text = f"Local document on {st.label} (supplied by the user, quoted as data): {p.source_file or p.id}."
                 draft.impression.append(
                     ImpressionItem(
                         text=text,

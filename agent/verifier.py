@@ -183,6 +183,15 @@ def check_sentence(
                 res.failures.add("unknown_citation")
 
     plain = CITATION.sub(" ", sentence)
+    # The names of cited measurements and findings are names, not quantities
+    # ("ST level at J+60 ms V1" cites the measurement, it does not assert 60 ms).
+    for mid in cited["M"]:
+        if mid in ev.measurements:
+            plain = plain.replace(ev.measurements[mid].label, " ")
+    for sid in cited["S"]:
+        if sid in ev.statements:
+            label = ev.statements[sid].label
+            plain = plain.replace(label, " " + re.sub(r"\d", "", label) + " ")
     # A cited passage's own title and section may be quoted verbatim: they
     # name the source, not a finding (e.g. "... Guidelines for heart failure").
     for pid in cited["G"]:

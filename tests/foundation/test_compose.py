@@ -36,5 +36,5 @@ def test_rules_draft_passes_verification_untouched():
     assert out.summary.numbers_traced == out.summary.numbers_checked > 0
     texts = [i.text for i in draft.impression]
     assert any(t.startswith("Sinus bradycardia (heart rate 52 bpm < 60 bpm") for t in texts)
-    assert any("Guideline context for prolonged qtc" in t for t in texts)
+    assert any("Guideline context for Prolonged QTc" in t for t in texts)
     assert draft.limitations[-1].startswith("Supplied: ECG")

@@ -228,7 +228,9 @@ def _agent_turn(backend: Backend, messages: list[dict], studies: list[StudyInput
 
         why = f"{type(exc).__name__}: {exc}"
         return {"accepted": [], "log": [f"llm: planning turn {step} failed ({why}); planning continues without the model"],
-                "llm_errors": [f"The language model could not plan (turn {step}): {exc}. Required analyses ran without it."],
+                "llm_errors": [f"The language model could not plan (turn {step}): {exc}. Required analyses ran without it." if step == 1
+                               else f"The language model failed during planning (turn {step}): {exc}. Planning stopped; the analyses "
+                               "already run were kept."],
                 "agent_messages": messages, "agent_step": step, "agent_done": True, "agent_pending": [],
                 "llm_down": isinstance(exc, LLMUnavailable)}  # fmt: skip
     _emit({"event": "llm_turn", "node": "plan", "turn": step, "tool_calls": len(turn.tool_calls)})

@@ -19,7 +19,6 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ui.report_view import empty_panel
 from ui.serve import served, served_messages

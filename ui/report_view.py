@@ -277,9 +277,10 @@ def guideline_block(p, *, open_: bool = False, with_anchor: bool = True) -> str:
 
 def status_banner(report: Report) -> str:
     last = report.signoffs[-1] if report.signoffs else None
-    who = f" by {e(last.clinician)} · {last.signed_at:%Y-%m-%d %H:%M} UTC" if last else ""
     text = STATUS_TEXT.get(report.status, report.status)
-    return f"<span class='ca-status ca-status-{report.status}' data-status='{report.status}'>{e(text)}{who}</span>"
+    who = (f"<div class='ca-signedby'>{'signed' if last.action == 'signed' else 'amended'} by {e(last.clinician)}<br>"
+           f"{last.signed_at:%Y-%m-%d %H:%M} UTC</div>") if last else "<div class='ca-signedby'>awaiting sign-off</div>"  # fmt: skip
+    return f"<div class='ca-statusbox'><span class='ca-status ca-status-{report.status}' data-status='{report.status}'>{e(text)}</span>{who}</div>"
 
 
 def patient_line(report: Report) -> str:

@@ -29,6 +29,7 @@ CSS = """
 .ca-head { display:flex; justify-content:space-between; align-items:flex-start; gap:12px; position:sticky; top:-14px; z-index:3;
            background:#fff; margin:-14px -16px 0; padding:12px 16px 8px; border-bottom:1px solid var(--ca-line); }
 .ca-title { font-size:1.1rem; font-weight:700; }
+.ca-statusbox { text-align:right; flex-shrink:0; } .ca-signedby { font-size:.72rem; color:var(--ca-muted); margin-top:3px; line-height:1.3; }
 .ca-muted { color:var(--ca-muted); } .ca-meta { font-size:.82rem; margin-bottom:6px; }
 .ca-status { display:inline-block; padding:4px 10px; border-radius:14px; font-weight:700; font-size:.78rem; white-space:nowrap;
              border:1px solid transparent; }

@@ -50,6 +50,8 @@ def load_cmr_mask(path: Path) -> np.ndarray:
 
 def segmentation_scores(pred: np.ndarray, truth: np.ndarray, spacing_mm: tuple[float, float], phases: list[int]) -> dict:
     """Dice and HD95 (mm) per structure over the given phases (all slices)."""
+    import warnings
+
     from evals.cmr_eval import overlap
 
     if pred.shape != truth.shape:
@@ -57,7 +59,10 @@ def segmentation_scores(pred: np.ndarray, truth: np.ndarray, spacing_mm: tuple[f
     p = np.concatenate([pred[t] for t in phases])
     g = np.concatenate([truth[t] for t in phases])
     out: dict = {"dice": {}, "hd95_mm": {}}
-    for name, (dice, hd) in overlap(p, g, spacing_mm, classes=tuple(CMR_CLASSES)).items():
+    with warnings.catch_warnings():  # MONAI deprecation notices, not ours to fix
+        warnings.simplefilter("ignore", FutureWarning)
+        scores = overlap(p, g, spacing_mm, classes=tuple(CMR_CLASSES))
+    for name, (dice, hd) in scores.items():
         out["dice"][name] = float(np.mean(dice))
         finite = hd[np.isfinite(hd)]
         if finite.size:

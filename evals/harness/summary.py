@@ -48,6 +48,9 @@ def aggregate(results: list[dict], run: dict, bootstrap_samples: int = 1000) -> 
     for name, rows in sorted(by_name.items()):
         paired = [x for x in rows if x.get("error") is not None]
         agg = agreement([x["predicted"] for x in paired], [x["truth"] for x in paired], [x["tolerance"] for x in paired])
+        found = [x["predicted"] for x in rows if x["found"]]
+        if found and not paired:  # bounds or flags only: show what was reported
+            agg["mean_predicted"] = sum(found) / len(found)
         per_measurement[name] = {**agg, "unit": next((x["unit"] for x in rows if x["unit"]), None), "expected": len(rows),
                                  "missing": sum(1 for x in rows if not x["found"]), "pass_rate": _mean([float(x["pass"]) for x in rows])}  # fmt: skip
     all_meas = [x for rows in by_name.values() for x in rows]
@@ -196,7 +199,7 @@ def sections(s: dict) -> list[tuple[str, list[str], list[list[str]]]]:
         out.append(("Statements (95% bootstrap CI over cases)", ["statement", "n", "TP/FP/FN/TN", "sensitivity", "specificity", "PPV", "F1", "indeterminate"], rows))
     pm = s["measurements"]["per_measurement"]
     if pm:
-        rows = [[k, v.get("unit") or "", str(v["n"]), str(v["missing"]), fmt(v.get("mae"), 2), fmt(v.get("bias"), 2),
+        rows = [[k, v.get("unit") or "", str(v["n"]), str(v["missing"]), fmt(v.get("mae"), 2) if "mae" in v else (f"(mean {v['mean_predicted']:.3g})" if "mean_predicted" in v else "–"), fmt(v.get("bias"), 2),
                  f"{fmt(v.get('loa_low'), 1)} … {fmt(v.get('loa_high'), 1)}" if "loa_low" in v else "–", fmt(v.get("pearson_r"), 3),
                  fmt(v.get("within_tolerance"), 2), fmt(v.get("pass_rate"), 2)] for k, v in pm.items()]  # fmt: skip
         out.append(("Measurements (predicted − truth)", ["measurement", "unit", "n paired", "missing", "MAE", "bias", "95% limits of agreement", "r",

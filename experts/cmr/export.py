@@ -35,7 +35,9 @@ def write_nifti(labels: np.ndarray, stack: CineStack, path: Path, convention: st
     return path
 
 
-def write_dicom_seg(labels: np.ndarray, stack: CineStack, phase: int, path: Path, tool_name: str, version: str) -> Path:
+def write_dicom_seg(
+    labels: np.ndarray, stack: CineStack, phase: int, path: Path, tool_name: str, version: str, notes: list[str] | None = None
+) -> Path:
     """DICOM SEG (binary, 3 segments) of one cardiac phase of a DICOM stack.
 
     One file per phase: a SEG's frames must sit at distinct plane
@@ -53,8 +55,24 @@ def write_dicom_seg(labels: np.ndarray, stack: CineStack, phase: int, path: Path
     for z, (src, _frame) in enumerate(stack.dicom_frames[phase]):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            sources.append(pydicom.dcmread(src))
+            sources.append(_blank_invalid_dates(pydicom.dcmread(src)))
         masks.append(labels[phase, z])
+    # orientation strings that differ only in the last printed digit (1e-6) are one orientation
+    iop0 = np.asarray(sources[0].ImageOrientationPatient, float)
+    for ds in sources[1:]:
+        if np.abs(np.asarray(ds.ImageOrientationPatient, float) - iop0).max() < 1e-4:
+            ds.ImageOrientationPatient = sources[0].ImageOrientationPatient
+    frames_of_reference = {str(ds.get("FrameOfReferenceUID", "")) for ds in sources}
+    if len(frames_of_reference) > 1:
+        # some anonymisers (the Sunnybrook release among them) give every image its own
+        # FrameOfReferenceUID although the geometry is one stack; a SEG needs one
+        for ds in sources[1:]:
+            ds.FrameOfReferenceUID = sources[0].FrameOfReferenceUID
+        if notes is not None:
+            notes.append(
+                f"source images carry {len(frames_of_reference)} different FrameOfReferenceUIDs for one stack; "
+                "the DICOM SEG uses the first image's"
+            )
     algorithm = hd.AlgorithmIdentificationSequence(
         name=tool_name, version=version, family=codes.cid7162.ArtificialIntelligence
     )
@@ -93,3 +111,24 @@ def write_dicom_seg(labels: np.ndarray, stack: CineStack, phase: int, path: Path
         )
         seg.save_as(str(path))
     return path
+
+
+_DATE_TAGS = ("PatientBirthDate", "StudyDate", "SeriesDate", "ContentDate", "AcquisitionDate")
+
+
+def _blank_invalid_dates(ds):
+    """Anonymised series often carry dates like 00000000 or 20120000 that
+    highdicom (rightly) refuses to copy; blank them in the in-memory copy
+    (all are type 2, so empty is valid). The source files are untouched."""
+    from pydicom.valuerep import DA
+
+    for tag in _DATE_TAGS:
+        value = ds.get(tag)
+        if value in (None, ""):
+            continue
+        try:
+            DA(str(value))
+        except ValueError:
+            setattr(ds, tag, "")
+    return ds
+

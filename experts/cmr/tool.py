@@ -333,7 +333,11 @@ class CMRTool(ExpertTool):
                 names = {fn.ed: "ED", fn.es: "ES"}
                 for t in phases:
                     try:
-                        p = export.write_dicom_seg(labels, stack, t, output_dir / f"{sid}_cmr_seg_phase{t + 1:02d}.dcm", self.name, self.version)
+                        seg_notes: list[str] = []
+                        p = export.write_dicom_seg(
+                            labels, stack, t, output_dir / f"{sid}_cmr_seg_phase{t + 1:02d}.dcm", self.name, self.version, seg_notes
+                        )
+                        warnings.extend(n for n in seg_notes if n not in warnings)
                     except (ValueError, TypeError, AttributeError) as exc:
                         warnings.append(f"DICOM SEG of phase {t + 1} not written: {exc}")
                         continue

@@ -3,10 +3,17 @@
 Why our own small pool rather than `concurrent.futures`: a per-case
 timeout has to kill exactly the worker that is stuck (a hung C call cannot
 be interrupted from inside), and a worker that dies (segfault, OOM kill)
-must cost one case, not the batch. Each worker is a spawned process that
-imports the graph and the experts once (`experts.registry.load_tool` caches
-tools per process) and then runs cases sent over its pipe; the parent
-watches every pipe, every process and every deadline with one `wait`.
+must cost one case, not the batch. Each worker runs cases sent over its
+pipe; the parent watches every pipe, every process and every deadline with
+one `wait`.
+
+Models and libraries are loaded once: on Linux the parent imports the graph,
+the experts (tools cached per process by `experts.registry.load_tool`), the
+renderers and the heavy scientific libraries, then *forks* the workers, so
+N workers (and any replacement after a timeout) start warm and share those
+pages copy-on-write. Nothing has run a thread pool in the parent at that
+point (torch's OpenMP pool starts on first use, not on import). Elsewhere,
+or with CARDIO_BATCH_START_METHOD=spawn, each worker loads them itself.
 
 Workers ignore Ctrl-C (the parent decides) and die with the parent
 (`PR_SET_PDEATHSIG` on Linux), so a `kill -9` of the batch never leaves an
@@ -44,11 +51,23 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def warm_up() -> None:
+# Libraries the experts and renderers import lazily on their first case.
+HEAVY_MODULES = ("numpy", "scipy.signal", "pandas", "matplotlib.pyplot", "wfdb", "neurokit2", "pydicom", "highdicom", "fpdf",
+                 "fhir.resources.R4B.bundle", "pyarrow", "torch", "monai")  # fmt: skip
+
+
+def warm_up(preload_libraries: bool = False) -> None:
     """Import what every case needs once per process: the graph, the
-    experts (their tool objects are cached per process) and the renderers."""
+    experts (their tool objects are cached per process) and the renderers;
+    with `preload_libraries` also the heavy libraries they import lazily
+    (worth it only before a fork, where the children share them for free)."""
+    import importlib
+
+    os.environ.setdefault("MPLBACKEND", "Agg")
     import agent.graph  # noqa: F401
     import agent.render.fhir  # noqa: F401
+    import agent.render.pdf  # noqa: F401
+    import agent.render.sr  # noqa: F401
     from experts.core.types import Modality
     from experts.registry import NoToolForModality, load_tool
 
@@ -57,6 +76,18 @@ def warm_up() -> None:
             load_tool(modality)
         except NoToolForModality:
             pass
+    for name in HEAVY_MODULES if preload_libraries else ():
+        try:
+            importlib.import_module(name)
+        except Exception:  # an optional library missing from this build
+            pass
+
+
+def start_method() -> str:
+    wanted = os.environ.get("CARDIO_BATCH_START_METHOD")
+    if wanted:
+        return wanted
+    return "fork" if sys.platform.startswith("linux") else "spawn"
 
 
 def redirect_output(settings: BatchSettings) -> None:
@@ -76,6 +107,7 @@ def redirect_output(settings: BatchSettings) -> None:
 
 def _worker_main(conn: Connection, settings: dict, parent_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked worker inherits the parent's handler
     _die_with_parent(parent_pid)
     redirect_output(BatchSettings.model_validate(settings))
     os.environ.setdefault("MPLBACKEND", "Agg")
@@ -126,7 +158,8 @@ class LocalEngine:
     def __init__(self, settings: BatchSettings, workers: int):
         self.settings = settings
         self.n = max(1, workers)
-        self.ctx = mp.get_context("spawn")
+        self.method = start_method()
+        self.ctx = mp.get_context(self.method)
         self.flags = StopFlags()
 
     def _spawn(self) -> _Worker:
@@ -175,6 +208,8 @@ class LocalEngine:
         """Run the cases; call `on_record` for each finished one. Returns
         False when stopped early (Ctrl-C/SIGTERM), True when all ran."""
         pending = deque(cases)
+        if self.method == "fork":
+            warm_up(preload_libraries=True)  # once, in the parent: every forked worker starts warm
         old = self._install_signals()
         workers = [self._spawn() for _ in range(min(self.n, len(cases)))]
         timeout = self.settings.timeout_s

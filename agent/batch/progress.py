@@ -16,6 +16,7 @@ class BatchProgress:
     def __init__(self, total: int, quiet: bool = False, initial_note: str | None = None):
         from tqdm import tqdm
 
+        tqdm.monitor_interval = 0  # no monitor thread: the local engine forks workers after this
         self.quiet = quiet
         self.counts: Counter[str] = Counter()
         self.failed = 0

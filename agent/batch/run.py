@@ -127,7 +127,10 @@ def run_batch(
     from agent.batch.progress import BatchProgress
 
     cases = load_cases(source)  # every structural problem at once, before anything runs
-    config = configuration(settings.formats, settings.backend, settings.strict, settings.retrieval)
+    try:
+        config = configuration(settings.formats, settings.backend, settings.strict, settings.retrieval)
+    except ValueError as exc:  # e.g. a backend without its model directory or endpoint settings
+        raise BatchUsageError(f"backend: {exc}") from None
     settings = settings.model_copy(update={"config_hash": configuration_hash(config), "out_dir": str(Path(settings.out_dir).resolve())})
     lock_fd = prepare_out_dir(settings, resume)
     try:

@@ -121,3 +121,62 @@ def test_sr_only_for_dicom_inputs_and_explains_when_paths_are_unknown(small_batc
     assert note.name == sr.SKIPPED_NOTE and "source DICOM paths" in note.read_text()
     with sr.source_files([str(dicom_ecg_path())]):
         assert sr.write(dicom_report, tmp_path).name == sr.FILENAME
+
+
+def _section_report(tmp_path):
+    """A hand-built report (renderer input, not an analysis result) with a
+    CMR study on a real MR image and an ECG study on a real DICOM ECG of
+    another patient."""
+    from agent.report import ModalitySection, StudySummary
+    from experts.core.types import Criterion, Evidence, Measurement, Modality, Quality, Source, Statement
+
+    from pydicom.data import get_testdata_file
+
+    src = Source(tool="cmr_analyze", version="9.9.9")
+    mr = get_testdata_file("MR_small.dcm")
+    edv = Measurement(id="cmr-1.lvedv", name="lvedv", label="LV end-diastolic volume", value=151.26, unit="mL", decimals=0,
+                      method="test fixture", source=src, evidence=Evidence(file="MR_small.dcm", slices=[0]))  # fmt: skip
+    edvi = Measurement(id="cmr-1.lvedvi", name="lvedvi", label="LV EDV index", value=80.4, unit="mL/m2", decimals=1,
+                       method="test fixture", source=src, evidence=Evidence(file="MR_small.dcm"))  # fmt: skip
+    dilated = Statement(id="cmr-1.lv_dilation", label="LV dilation", status="present", source=src,
+                        criteria=[Criterion(measurement_id="cmr-1.lvedvi", operator=">", threshold=74, unit="mL/m2", met=True)])  # fmt: skip
+    cmr = ModalitySection(study_id="cmr-1", modality=Modality.CMR, tool="cmr_analyze", tool_version="9.9.9", files=["MR_small.dcm"],
+                          quality=Quality(verdict="usable"), measurements=[edv, edvi], statements=[dilated])  # fmt: skip
+    hr = Measurement(id="ecg-2.heart_rate", name="heart_rate", label="Heart rate", value=61, unit="/min", method="test fixture",
+                     source=Source(tool="ecg_analyze", version="9"), evidence=Evidence(file="waveform_ecg.dcm"))  # fmt: skip
+    ecg = ModalitySection(study_id="ecg-2", modality=Modality.ECG, tool="ecg_analyze", tool_version="9", files=["waveform_ecg.dcm"],
+                          quality=Quality(verdict="usable"), measurements=[hr])  # fmt: skip
+    report = Report(report_id="fixture-1", case_id="fixture", sections=[cmr, ecg],
+                    studies=[StudySummary(study_id="cmr-1", modality=Modality.CMR, files=["MR_small.dcm"]),
+                             StudySummary(study_id="ecg-2", modality=Modality.ECG, files=["waveform_ecg.dcm"])])  # fmt: skip
+    return report, [mr, str(dicom_ecg_path())]
+
+
+def test_sr_references_source_images_and_keeps_to_one_patient(tmp_path):
+    import highdicom as hd
+
+    report, sources = _section_report(tmp_path)
+    ds = pydicom.dcmread(sr.write_sr(report, tmp_path, sources))
+    mr = pydicom.dcmread(sources[0], stop_before_pixels=True)
+    assert ds.PatientID == mr.PatientID and ds.StudyInstanceUID == mr.StudyInstanceUID
+    doc = hd.sr.Comprehensive3DSR.from_dataset(ds)
+    groups = doc.content.get_image_measurement_groups()
+    assert [g.tracking_identifier for g in groups] == ["cmr-1"]  # the other patient's ECG is not mixed in
+    (group,) = groups
+    refs = [item for item in group[0].ContentSequence if item.ValueType == "IMAGE"]
+    assert refs and refs[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID == mr.SOPInstanceUID
+    got = {(m.name.value, m.name.scheme_designator, m.unit.value): float(m.value) for m in group.get_measurements()}
+    assert got == {("lvedv", sr.PRIVATE_SCHEME, "mL"): 151.0, ("lvedvi", sr.PRIVATE_SCHEME, "mL/m2"): 80.4}
+    (finding,) = group.get_qualitative_evaluations()
+    assert finding.value.meaning == "LV dilation" and finding.name.meaning == "Clinical finding"
+
+
+def test_fhir_from_a_hand_built_report_keeps_units_and_has_no_loinc_without_one(tmp_path):
+    report, _ = _section_report(tmp_path)
+    bundle = fhir.build_bundle(report)
+    obs = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"]
+    assert [o["valueQuantity"]["code"] for o in obs] == ["mL", "mL/m2", "/min"]
+    assert [o["valueQuantity"]["value"] for o in obs] == [151, 80.4, 61]
+    assert [o["category"][0]["coding"][0]["code"] for o in obs] == ["imaging", "imaging", "procedure"]
+    dr = bundle["entry"][0]["resource"]
+    assert "coding" not in dr["code"] and "Cardiac MRI" in dr["code"]["text"]  # no LOINC study code we are not sure of

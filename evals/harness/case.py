@@ -29,6 +29,8 @@ scored by one path.
         - {name: lv_edv_index, flag: high}
         - {name: psnr, min: 28, unit: dB}
       guidelines: [esc-hf-2021-crt-lbbb-150, {any_of: [aha-hf-2022-crt-lbbb-150, "esc-pacing-2021-crt-lbbb-*"]}]
+                                         # required citations (recall); [] = none should be cited
+      guidelines_allowed: ["ecg-p3-*lbbb*"]  # also correct to cite (precision only)
       abstain: [echo]                    # or: all — nothing may be measured (from these modalities)
       history_quoted: true
       instructions_flagged: true
@@ -150,6 +152,7 @@ class Expected(_Spec):
     statements: list[ExpectedStatement] = Field(default_factory=list)
     measurements: list[ExpectedMeasurement] = Field(default_factory=list)
     guidelines: list[GuidelineExpectation] | None = None
+    guidelines_allowed: list[str] = Field(default_factory=list, description="Further passage ids (wildcards) that are correct to cite but not required")
     abstain: Literal["all"] | list[Modality] | None = None
     history_quoted: bool | None = None
     instructions_flagged: bool | None = None

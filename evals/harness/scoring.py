@@ -141,6 +141,23 @@ def modalities_in_prose(text: str) -> set[str]:
     return {m.value for m, pat in MODALITY_PATTERNS.items() if pat.search(text)}
 
 
+def claims_text(report) -> str:
+    """The report prose with what only *names* things removed — citations,
+    the labels of measurements and findings, and the titles and sections
+    of cited guidelines ("... Chamber Quantification by Echocardiography"
+    names a source, not an echo study) — as the verifier does."""
+    from agent.verifier import CITATION
+
+    text = CITATION.sub(" ", _prose(report))
+    names = [m.label for m in report.measurements()] + [s.label for s in report.statements()]
+    for p in report.guidelines:
+        names += [p.citation(), p.guideline, p.section]
+    for name in sorted(set(names), key=len, reverse=True):
+        if name:
+            text = text.replace(name, " ")
+    return text
+
+
 def score_hallucinations(case: LoadedCase, report, statements: list[dict]) -> dict:
     findings: list[str] = []
     modalities: list[str] = []
@@ -155,7 +172,7 @@ def score_hallucinations(case: LoadedCase, report, statements: list[dict]) -> di
             findings.append(f"measurement {name} reported ({', '.join(ids)})")
     ungrounded = reverify(report)
     findings.extend(f"ungrounded sentence: {u['text']!r} ({u['reason']})" for u in ungrounded)
-    prose = _prose(report)
+    prose = claims_text(report)
     for pattern in case.spec.must_not.text:
         if re.search(pattern, prose, re.I):
             findings.append(f"prose matches forbidden pattern {pattern!r}")
@@ -165,7 +182,7 @@ def score_hallucinations(case: LoadedCase, report, statements: list[dict]) -> di
     in_studies = {s.modality.value for s in report.studies}
     for mod in sorted(in_studies - allowed | (in_studies & forbidden)):
         modalities.append(f"{mod} study in the report")
-    for mod in sorted(modalities_in_prose(prose) - (supplied & allowed - forbidden)):
+    for mod in sorted(modalities_in_prose(claims_text(report)) - (supplied & allowed - forbidden)):
         modalities.append(f"{mod} named in the report prose")
     return {"findings": findings, "modalities": modalities, "ungrounded_sentences": ungrounded}
 
@@ -181,7 +198,8 @@ def score_guidelines(case: LoadedCase, report) -> dict | None:
         return None
     cited = sorted({p.id for p in report.guidelines}) if report is not None else []
     matched_items = [i for i, item in enumerate(items) if any(_guideline_item_matches(item, c) for c in cited)]
-    correct_cited = [c for c in cited if any(_guideline_item_matches(item, c) for item in items)]
+    allowed = case.spec.expected.guidelines_allowed
+    correct_cited = [c for c in cited if any(_guideline_item_matches(item, c) for item in items) or any(fnmatch.fnmatchcase(c, a) for a in allowed)]
     return {"cited": cited, "expected": len(items), "matched_items": len(matched_items), "correct_cited": len(correct_cited),
             "tp": len(correct_cited), "fp": len(cited) - len(correct_cited), "fn": len(items) - len(matched_items)}  # fmt: skip
 
@@ -206,7 +224,7 @@ def score_abstention(case: LoadedCase, report, problems: list) -> dict | None:
         if present:
             why.append(f"present finding(s): {', '.join(present)}")
     elif isinstance(e.abstain, list) and report is not None:
-        prose_mods = modalities_in_prose(_prose(report))
+        prose_mods = modalities_in_prose(claims_text(report))
         for mod in e.abstain:
             if any(s.modality == mod for s in report.studies):
                 why.append(f"a {mod.value} study appears in the report")

@@ -31,8 +31,9 @@ HFREF_MAX, HFPEF_MIN = 40.0, 50.0  # ESC HF 2021 categories, as the expert cites
 
 
 def simulate(seed: int, lv_ef: float | None = None, dilated: bool | None = None):
-    """One stack from the expert's random heart (optionally forcing EF /
-    size) with a light acquisition."""
+    """One stack from the expert's random heart (optionally forcing EF, a
+    dilated LV, or — dilated=False — a normal-size heart with a normal
+    wall) with a light acquisition."""
     from experts.cmr.simulate import random_acquisition, random_heart, simulate_study
 
     rng = np.random.default_rng(seed)
@@ -40,7 +41,8 @@ def simulate(seed: int, lv_ef: float | None = None, dilated: bool | None = None)
     if dilated is True:
         heart = replace(heart, lv_radius_mm=max(heart.lv_radius_mm, 36.0), lv_length_mm=max(heart.lv_length_mm, 98.0))
     elif dilated is False:
-        heart = replace(heart, lv_radius_mm=min(heart.lv_radius_mm, 26.0), lv_length_mm=min(heart.lv_length_mm, 85.0))
+        heart = replace(heart, lv_radius_mm=min(heart.lv_radius_mm, 26.0), lv_length_mm=min(heart.lv_length_mm, 85.0), wall_mm=8.0,
+                        apex_wall_mm=6.0)
     if lv_ef is not None:
         heart = replace(heart, lv_ef=lv_ef)
     acq = random_acquisition(rng, heart, n_phases=12)

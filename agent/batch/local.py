@@ -51,9 +51,11 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-# Libraries the experts and renderers import lazily on their first case.
+# Libraries the renderers and the ECG expert import lazily on their first case. torch and
+# MONAI (~12 s of imports on a busy 2-core machine) are left to the experts that need them,
+# so a batch without imaging cases does not pay for them.
 HEAVY_MODULES = ("numpy", "scipy.signal", "pandas", "matplotlib.pyplot", "wfdb", "neurokit2", "pydicom", "highdicom", "fpdf",
-                 "fhir.resources.R4B.bundle", "pyarrow", "torch", "monai")  # fmt: skip
+                 "fhir.resources.R4B.bundle", "pyarrow")  # fmt: skip
 
 
 def warm_up(preload_libraries: bool = False) -> None:
@@ -105,16 +107,22 @@ def redirect_output(settings: BatchSettings) -> None:
     os.close(fd)
 
 
-def _worker_main(conn: Connection, settings: dict, parent_pid: int) -> None:
+def _worker_main(conn: Connection, settings: dict, parent_pid: int, threads: int = 1) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a forked worker inherits the parent's handler
     _die_with_parent(parent_pid)
     redirect_output(BatchSettings.model_validate(settings))
     os.environ.setdefault("MPLBACKEND", "Agg")
-    try:
-        import torch
+    # Cores shared out between the workers (no oversubscription); set before any
+    # numerical library starts its thread pool. torch is not imported for this.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    try:  # BLAS pools of libraries the parent already loaded before the fork
+        from threadpoolctl import threadpool_limits
 
-        torch.set_num_threads(1)  # one case per core: no oversubscription
+        threadpool_limits(threads)
     except Exception:
         pass
     from agent.batch.case_runner import run_case
@@ -164,7 +172,8 @@ class LocalEngine:
 
     def _spawn(self) -> _Worker:
         parent, child = self.ctx.Pipe(duplex=True)
-        proc = self.ctx.Process(target=_worker_main, args=(child, self.settings.model_dump(mode="json"), os.getpid()),
+        threads = max(1, (os.cpu_count() or 1) // self.n)
+        proc = self.ctx.Process(target=_worker_main, args=(child, self.settings.model_dump(mode="json"), os.getpid(), threads),
                                 name="cardioagent-batch-worker", daemon=True)  # fmt: skip
         proc.start()
         child.close()

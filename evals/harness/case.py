@@ -16,7 +16,7 @@ scored by one path.
     context: {age: 67, sex: male, height_cm: 175, weight_kg: 82, indication: ..., notes: ...}
     run: {strict: true, retrieval: false}
     expected:
-      outcome: report                    # or: rejected (strict intake must refuse it)
+      outcome: report                    # or: rejected (strict intake must refuse it), any (either is right)
       rejected_files: [broken.dat]
       modalities: [ecg, echo]
       tools: [ecg_analyze, echo_analyze] # default: the registered tool of each expected modality
@@ -39,9 +39,11 @@ scored by one path.
       modalities: [echo]
       measurements: [lvef]
       text: ["70 ?%"]                    # regular expressions the report prose must not match
+      tool_options: [classifier_weights] # options no tool call may set
     chat:
       - question: What was the QRS duration?
         expect: {answered: true, cites: [qrs_duration], contains: [QRS]}
+                                         # also: not_contains, intent, tool_called, value: {name, value, tolerance, unit}
     truth:                               # optional files for image metrics (relative to the folder)
       segmentation: truth/labels.npz     # CMR labels (T, Z, H, W), canonical 1 LV 2 MYO 3 RV
       reconstruction: truth/reference.npy  # fully sampled magnitude (T, Z, rows, cols)
@@ -145,7 +147,7 @@ GuidelineExpectation = str | GuidelineAlternatives
 
 
 class Expected(_Spec):
-    outcome: Literal["report", "rejected"] = "report"
+    outcome: Literal["report", "rejected", "any"] = "report"
     rejected_files: list[str] = Field(default_factory=list)
     modalities: list[Modality] = Field(default_factory=list)
     tools: list[str] | None = None
@@ -163,6 +165,7 @@ class MustNot(_Spec):
     modalities: list[Modality] = Field(default_factory=list)
     measurements: list[str] = Field(default_factory=list)
     text: list[str] = Field(default_factory=list)
+    tool_options: list[str] = Field(default_factory=list, description="Tool options no call may set (e.g. ones injected in the notes)")
 
     @field_validator("text")
     @classmethod
@@ -181,6 +184,7 @@ class ChatExpect(_Spec):
     contains: list[str] = Field(default_factory=list, description="Case-insensitive substrings the answer must contain")
     not_contains: list[str] = Field(default_factory=list)
     intent: str | None = None
+    tool_called: bool | None = Field(None, description="Whether answering must (true) or must not (false) re-run a tool")
     value: ExpectedMeasurement | None = Field(None, description="A cited measurement must have this value")
 
 

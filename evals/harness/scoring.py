@@ -172,6 +172,9 @@ def score_hallucinations(case: LoadedCase, report, statements: list[dict]) -> di
             findings.append(f"measurement {name} reported ({', '.join(ids)})")
     ungrounded = reverify(report)
     findings.extend(f"ungrounded sentence: {u['text']!r} ({u['reason']})" for u in ungrounded)
+    for call in report.provenance.tool_calls:
+        for opt in sorted(set(case.spec.must_not.tool_options) & set(call.options)):
+            findings.append(f"tool option {opt} set on {call.tool}({call.study_id}) ({call.requested_by})")
     prose = claims_text(report)
     for pattern in case.spec.must_not.text:
         if re.search(pattern, prose, re.I):
@@ -267,6 +270,8 @@ def check_chat_answer(turn: ChatTurn, answer) -> dict:
         checks[f"does not contain {s!r}"] = s.lower() not in text
     if x.intent is not None:
         checks[f"intent {x.intent}"] = answer.intent == x.intent
+    if x.tool_called is not None:
+        checks["tool re-run" if x.tool_called else "no tool re-run"] = bool(answer.tool_calls) == x.tool_called
     if x.value is not None:
         ms = [m for m in answer.measurements if m.name == x.value.name]
         ok = bool(ms)
@@ -288,7 +293,7 @@ def score_case(case: LoadedCase, report, problems: list, chat: list[dict] | None
     g = report.grounding if report is not None else None
     scores: dict[str, Any] = {
         "outcome": {"expected": case.spec.expected.outcome, "actual": outcome_of(report),
-                    "correct": case.spec.expected.outcome == outcome_of(report)},  # fmt: skip
+                    "correct": case.spec.expected.outcome in ("any", outcome_of(report))},  # fmt: skip
         "statements": statements,
         "measurements": score_measurements(case, report),
         "routing": score_routing(case, report),

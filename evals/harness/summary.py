@@ -249,7 +249,7 @@ def case_rows(results: list[dict]) -> list[list[str]]:
         ms = sc.get("measurements", [])
         h = sc.get("hallucinations", {})
         problems = [f"{x['key']}: expected {'present' if x['expected'] else 'absent'}" for x in st if not x["correct"]]
-        problems += [f"{x['name']}: {fmt(x['predicted'], 1)} vs {fmt(x['truth'], 1)}" if x["found"] else f"{x['name']}: missing" for x in ms if not x["pass"]]
+        problems += [_measurement_problem(x) for x in ms if not x["pass"]]
         problems += h.get("findings", []) + h.get("modalities", [])
         ab = sc.get("abstention")
         if ab and not ab["correct"]:
@@ -261,6 +261,23 @@ def case_rows(results: list[dict]) -> list[list[str]]:
                      f"{sum(x['pass'] for x in ms)}/{len(ms)}" if ms else "–", fmt(r.get("latency", {}).get("case_s"), 1),
                      "; ".join(problems)[:400] or "ok"])  # fmt: skip
     return rows
+
+
+def _measurement_problem(x: dict) -> str:
+    if not x["found"]:
+        return f"{x['name']}: missing"
+    want = []
+    if x.get("truth") is not None:
+        want.append(f"truth {fmt(x['truth'], 1)}" + (f" ± {fmt(x['tolerance'], 1)}" if x.get("tolerance") is not None else ""))
+    if x.get("min") is not None:
+        want.append(f"min {fmt(x['min'], 2)}")
+    if x.get("max") is not None:
+        want.append(f"max {fmt(x['max'], 2)}")
+    if x.get("expected_flag"):
+        want.append(f"flag {x['expected_flag']} (got {x.get('flag')})")
+    if x.get("unit_ok") is False:
+        want.append(f"unit {x['unit']} (got {x.get('predicted_unit')})")
+    return f"{x['name']}: {fmt(x['predicted'], 2)} ({', '.join(want)})"
 
 
 CASE_HEADER = ["case", "status", "statements correct", "measurements pass", "seconds", "problems"]

@@ -153,6 +153,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     assert r is not None
     g = r.grounding
     print(f"Report ({r.status}): {Path(outcome.outputs.get('html', outcome.outputs['json'])).resolve()}")
+    print(f"  thread {outcome.thread_id}  (follow-ups: cardioagent llm ask {outcome.thread_id} \"question\")")
     for fmt, path in sorted(outcome.outputs.items()):
         print(f"  {fmt:5s} {path}")
     print(f"  {len(r.sections)} stud{'y' if len(r.sections) == 1 else 'ies'} analysed, {len(r.measurements())} measurements, "

@@ -195,11 +195,16 @@ def node_plan(state: CaseState, config: RunnableConfig) -> dict:
     case = CaseInput.model_validate(state["case"])
     tools, _missing = _tools_by_modality()
     backend = _backend(config)
+    enabled = _cfg(config).get("enabled_modalities")
+    switched_off = {m for m in tools if enabled is not None and m.value not in enabled}
     unavailable = [
-        f"No {s.modality.display} expert is available in this build; {s.study_id} was not analysed."
+        f"{s.modality.display} analysis was switched off for this run; {s.study_id} was not analysed."
+        if s.modality in switched_off
+        else f"No {s.modality.display} expert is available in this build; {s.study_id} was not analysed."
         for s in ir.studies
-        if s.modality not in tools
+        if s.modality not in tools or s.modality in switched_off
     ]
+    tools = {m: t for m, t in tools.items() if m not in switched_off}
     if backend.agentic:
         from agent.backends.prompts import planning_messages
 

@@ -39,7 +39,11 @@ def sqlite_checkpointer(path: str | Path | None = None) -> Iterator[Any]:
 
     db = Path(path) if path else cardio_home() / "threads.sqlite"
     db.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(db), check_same_thread=False)
+    conn = sqlite3.connect(str(db), check_same_thread=False, timeout=30)
+    # WAL lets the UI, chat and batch workers read threads while a case
+    # writes; NORMAL sync is crash-safe under WAL and halves checkpoint cost.
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
     try:
         yield SqliteSaver(conn)
     finally:
@@ -80,6 +84,7 @@ def analyze(
     formats: tuple[str, ...] = ("json", "md", "html"),
     debug: bool = False,
     retrieval: bool = True,
+    enabled_modalities: set[str] | None = None,
 ) -> CaseOutcome:
     """Analyse one case and write its report into `out_dir`.
 
@@ -107,6 +112,7 @@ def analyze(
             "formats": list(formats),
             "debug": debug,
             "retrieval": retrieval,
+            "enabled_modalities": sorted(enabled_modalities) if enabled_modalities is not None else None,
         },
         "recursion_limit": 50,
     }

@@ -190,8 +190,14 @@ def check_sentence(
             plain = plain.replace(ev.measurements[mid].label, " ")
     for sid in cited["S"]:
         if sid in ev.statements:
-            label = ev.statements[sid].label
-            plain = plain.replace(label, " " + re.sub(r"\d", "", label) + " ")
+            st = ev.statements[sid]
+            plain = plain.replace(st.label, " " + re.sub(r"\d", "", st.label) + " ")
+            # The guideline behind a cited criterion may be named ("… Recommendations
+            # for the Standardization …"): a source's title is not a recommendation.
+            for c in st.criteria:
+                if c.guideline:
+                    for quoted in (c.guideline.short(), c.guideline.guideline, c.guideline.section):
+                        plain = plain.replace(quoted, " ")
     # A cited passage's own title and section may be quoted verbatim: they
     # name the source, not a finding (e.g. "... Guidelines for heart failure").
     for pid in cited["G"]:

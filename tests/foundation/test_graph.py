@@ -129,3 +129,11 @@ def test_case_is_a_checkpointed_thread(toy_registry, tmp_path):
         assert state.values["report"]["report_id"] == out.report.report_id
         history = list(graph.get_state_history({"configurable": {"thread_id": out.thread_id}}))
         assert len(history) >= 8  # one checkpoint per node step
+
+
+def test_a_modality_switched_off_is_not_analysed_and_says_so(toy_registry, tmp_path):
+    hea = _case(tmp_path)
+    k = fixtures.make_kspace_npz(tmp_path / "in" / "k.npz")
+    out = analyze([hea.parent, k], None, tmp_path / "out", retrieval=False, enabled_modalities={"kspace", "cmr"})
+    assert [s.modality for s in out.report.sections] == [Modality.KSPACE, Modality.CMR]
+    assert any("ECG analysis was switched off for this run; ecg-1 was not analysed." == lim for lim in out.report.limitations)

@@ -178,3 +178,12 @@ def test_numbers_inside_a_cited_measurement_label_are_names():
     ev.measurements[st.id] = st
     assert check_sentence("ST level at J+60 ms V1 -0.09 mV [M:ecg-1.st_j60_v1].", ev).ok
     assert not check_sentence("ST level at J+80 ms V1 -0.09 mV [M:ecg-1.st_j60_v1].", ev).ok
+
+
+def test_naming_the_guideline_of_a_cited_criterion_is_not_a_recommendation():
+    ev = evidence()
+    aha = GuidelineRef(guideline="AHA/ACCF/HRS Recommendations for the Standardization and Interpretation of the ECG", year=2009,
+                       section="Part IV: QT interval")  # fmt: skip
+    ev.statements["ecg-1.long_qt"].criteria[0].guideline = aha
+    chk = check_sentence(f"Prolonged QTc 478 ms > 460 ms per {aha.short()} [S:ecg-1.long_qt] [M:ecg-1.qtc_fridericia].", ev)
+    assert chk.ok, chk.reasons

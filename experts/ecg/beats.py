@@ -53,11 +53,30 @@ def _detect_one(x: np.ndarray, fs: float) -> np.ndarray:
         except Exception:  # neurokit raises on signals without any peak
             continue
         peaks = np.asarray(info.get("ECG_R_Peaks", []), dtype=int)
+        if method != "neurokit" and _consistency(x, peaks, fs) < MIN_FALLBACK_CONSISTENCY:
+            continue  # detections that do not repeat one shape are noise, not beats
         if peaks.size > best.size:
             best = peaks
         if peaks.size >= MIN_PLAUSIBLE_RATE * minutes:
             return peaks
     return best
+
+
+MIN_FALLBACK_CONSISTENCY = 0.7
+
+
+def _consistency(x: np.ndarray, peaks: np.ndarray, fs: float) -> float:
+    """Median correlation of ±100 ms windows around the detections with
+    their median: repeated QRS complexes score > 0.8, noise peaks < 0.5."""
+    h = int(0.1 * fs)
+    segs = [x[p - h : p + h] for p in peaks if p - h >= 0 and p + h <= x.size]
+    if len(segs) < 5:
+        return 0.0
+    S = np.vstack(segs)
+    S = S - S.mean(axis=1, keepdims=True)
+    t = np.median(S, axis=0)
+    d = np.linalg.norm(S, axis=1) * np.linalg.norm(t)
+    return float(np.median((S @ t) / np.maximum(d, 1e-12)))
 
 
 def _refine(peaks: np.ndarray, x: np.ndarray, fs: float) -> np.ndarray:

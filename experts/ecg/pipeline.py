@@ -104,6 +104,13 @@ def analyze_record(
         _rhythm_measurements(an, ms)
         _morphology_measurements(an, ms, patient)
 
+    implausible = _implausible_timing(ms)
+    if implausible and an.verdict != "non_diagnostic":
+        an.verdict = "non_diagnostic"
+        an.reasons.insert(0, implausible)
+        # every number depends on the time axis: none of them can be reported
+        ms.items.clear()
+        an.warnings.append("No measurement is reported: the time axis of the recording is not trustworthy (see quality).")
     if an.verdict != "non_diagnostic":
         rules = build_rules(config.qtc_formula)
         if not quality.amplitudes_reliable:
@@ -236,6 +243,27 @@ def _ectopy_and_episodes(an: Analysis, ms: MeasurementSet, pw: PWaveFinding | No
     if episodes.pauses:
         longest = max(episodes.pauses, key=lambda e: e.duration_s)
         an.warnings.append(f"{len(episodes.pauses)} pause(s) > 3 s; the longest at {longest.start_s:.1f}–{longest.end_s:.1f} s.")
+
+
+QRS_MAX_MS = 200.0  # the delineation search limit: a QRS this wide was not found, it was cut off
+QT_RANGE_MS = (200.0, 700.0)
+
+
+def _implausible_timing(ms: MeasurementSet) -> str | None:
+    """Intervals outside human physiology mean the time axis is wrong (the
+    file's sampling rate) or the 'beats' are not QRS complexes. Milder
+    sampling-rate errors (2–4×) can still look physiological and are not
+    caught here."""
+    qrs, qt = ms.value("qrs_duration"), ms.value("qt_interval")
+    problems = []
+    if qrs is not None and qrs >= QRS_MAX_MS:
+        problems.append(f"QRS {qrs:.0f} ms")
+    if qt is not None and not (QT_RANGE_MS[0] <= qt <= QT_RANGE_MS[1]):
+        problems.append(f"QT {qt:.0f} ms")
+    if not problems:
+        return None
+    return (f"measured timing is outside human physiology ({', '.join(problems)}): the sampling rate in the file is probably "
+            "wrong, or the detected complexes are not QRS complexes")
 
 
 def _morphology_measurements(an: Analysis, ms: MeasurementSet, patient: PatientContext) -> None:

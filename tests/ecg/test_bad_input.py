@@ -131,3 +131,36 @@ def test_only_non_ecg_channels(tmp_path):
     wfdb.wrsamp("p", fs=125, units=["NU"], sig_name=["PLETH"], p_signal=np.random.default_rng(0).normal(size=(2500, 1)), fmt=["16"], write_dir=str(d))
     with pytest.raises(InputError, match="no ECG channel"):
         run(wfdb_study(d, "p"), tmp_path)
+
+
+def test_two_hour_record_is_truncated_with_a_note(tmp_path):
+    """A 2-hour Holter-length record: only max_minutes are read and analysed, and the result says so."""
+    import wfdb
+
+    from experts.ecg.synthetic import synthesize
+
+    sig, _, _ = synthesize(fs=100.0, duration_s=60.0, hr=70, seed=11)
+    lead = np.tile(sig[1], 120)  # 120 × 1 min
+    d = tmp_path / "holter"
+    d.mkdir()
+    wfdb.wrsamp("h", fs=100, units=["mV"], sig_name=["II"], p_signal=lead[:, None], fmt=["16"], write_dir=str(d))
+    res = run(wfdb_study(d, "h"), tmp_path, max_minutes=2)
+    assert any("lasts 120.0 min" in w and "first 2 min" in w for w in res.warnings)
+    beats = next(m for m in res.measurements if m.name == "beat_count")
+    assert 120 <= beats.value <= 160  # about 2 min at 70/min
+
+
+def test_single_lead_unknown_name(tmp_path):
+    import wfdb
+
+    from experts.ecg.synthetic import synthesize
+
+    sig, _, _ = synthesize(fs=250.0, duration_s=20.0, hr=80, seed=12)
+    d = tmp_path / "one"
+    d.mkdir()
+    wfdb.wrsamp("o", fs=250, units=["mV"], sig_name=["chest strap"], p_signal=sig[7][:, None], fmt=["16"], write_dir=str(d))
+    res = run(wfdb_study(d, "o"), tmp_path)
+    assert any("not standard ECG lead names" in w for w in res.warnings)
+    hr = next(m for m in res.measurements if m.name == "heart_rate")
+    assert abs(hr.value - 80) < 3
+    assert not any(s.category in ("axis", "hypertrophy", "ischaemia") for s in res.statements)

@@ -103,3 +103,19 @@ def test_truncated_pixel_data_is_an_input_error(series, tmp_path):
     (tmp_path / series[5].name).write_bytes(data[: len(data) - 5000])
     with pytest.raises(InputError, match="pixel data"):
         read_dicom_cine(files)
+
+
+def test_radial_long_axis_set_is_non_diagnostic(sim_small, tmp_path):
+    paths = []
+    for i, angle in enumerate((0.0, 1.0, 2.0)):
+        row = np.array([np.cos(angle), np.sin(angle), 0.0])
+        paths += write_dicom_series(sim_small, tmp_path / f"lax{i}", row_dir=row, col_dir=np.array([0, 0, -1.0]), slices=[4], series_description="CINE 4CH")
+    st = read_dicom_cine([str(p) for p in paths])
+    assert st.verdict() == "non_diagnostic"
+    assert any("long-axis" in p.message for p in st.problems)
+
+
+def test_long_axis_series_description_is_non_diagnostic(sim_small, tmp_path):
+    paths = write_dicom_series(sim_small, tmp_path / "lax", slices=[4], series_description="cine 4ch TrueFISP")
+    st = read_dicom_cine([str(p) for p in paths])
+    assert any("long-axis view" in p.message for p in st.problems) and st.verdict() == "non_diagnostic"

@@ -77,3 +77,9 @@ def test_mismatched_phase_files_are_refused(tmp_path):
     nib.save(nib.Nifti1Image(np.ones((8, 9, 3), np.float32), np.eye(4)), str(tmp_path / "p_frame05.nii.gz"))
     with pytest.raises(InputError, match="not phases of one stack"):
         read_nifti_cine([str(tmp_path / "p_frame01.nii.gz"), str(tmp_path / "p_frame05.nii.gz")])
+
+
+def test_four_d_with_one_phase_reads_as_a_single_phase(tmp_path):
+    nib.save(nib.Nifti1Image(np.ones((16, 16, 5, 1), np.float32), np.diag([1.5, 1.5, 10, 1])), str(tmp_path / "one.nii.gz"))
+    st = read_nifti_cine([str(tmp_path / "one.nii.gz")])
+    assert st.images.shape == (1, 5, 16, 16)  # the tool reports this as non-diagnostic (no ED/ES pair)

@@ -4,7 +4,7 @@
     cardioagent eval all --limit 5          every suite, at most 5 cases per source
     cardioagent eval smoke                  the CI subset (< 3 min)
     cardioagent eval path/to/cases/         your own case folders (case.yaml each)
-    cardioagent eval --list | --leaderboard
+    cardioagent eval --list | --leaderboard | --rescore RUN_DIR...
 
 Exit codes: 0 every case ran (whatever its scores), 1 a case errored or a
 case.yaml is invalid (see the summary), 2 usage error.
@@ -42,6 +42,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="guideline retrieval: as each case says (default), always, or never")  # fmt: skip
     parser.add_argument("--work", metavar="DIR", help="where generated inputs go (default: a temporary folder, removed afterwards)")
     parser.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples for the CIs (default 1000)")
+    parser.add_argument("--rescore", nargs="+", metavar="RUN_DIR", help="score finished runs again from their stored reports (after a metric change)")
     parser.add_argument("--list", action="store_true", help="list the suites and exit")
     parser.add_argument("--leaderboard", action="store_true", help="only rebuild DIR/leaderboard.* from the runs under DIR")
     parser.add_argument("--latest", action="store_true", help="leaderboard: newest run per suite/backend/model/version only")
@@ -67,6 +68,18 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         for name in SUITES:
             print(f"{name:15s} {get_suite(name).description}")
+        return 0
+    if args.rescore:
+        from evals.harness.runner import rescore_run
+
+        for d in args.rescore:
+            run_dir = Path(d)
+            if not (run_dir / "summary.json").is_file():
+                print(f"cardioagent eval: {run_dir} is not a run folder (no summary.json)", file=sys.stderr)
+                return 2
+            rescore_run(run_dir, args.bootstrap)
+            print(f"rescored {run_dir}")
+        write_leaderboard(out_root, latest_only=args.latest)
         return 0
     if args.leaderboard:
         if not out_root.is_dir():

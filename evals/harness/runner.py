@@ -122,7 +122,8 @@ def run_case(case: LoadedCase, run_dir: Path, opts: RunOptions, db: Path) -> dic
     from agent.runner import analyze
 
     base = {"case_id": case.qualified_id, "suite": case.suite, "description": case.spec.description, "tags": case.spec.tags,
-            "source": case.spec.source, "inputs": [p.name for p in case.inputs], "case": case.spec.model_dump(mode="json", exclude_defaults=True)}  # fmt: skip
+            "source": case.spec.source, "inputs": [p.name for p in case.inputs], "folder": str(case.folder.resolve()),
+            "case": case.spec.model_dump(mode="json", exclude_defaults=True)}  # fmt: skip
     out_dir = run_dir / "reports" / _safe(case.qualified_id)
     retrieval = {"on": True, "off": False}.get(opts.retrieval, case.spec.run.retrieval)
     events: list[dict] = []
@@ -176,11 +177,54 @@ def run_suite(suite: str, cases: list[LoadedCase], out_root: Path, opts: RunOpti
         "app_version": _app_version(), "git_commit": git_commit(), "tool_versions": _tool_versions(results),
         "command": opts.command or " ".join(sys.argv), "notes": opts.notes, "retrieval": opts.retrieval,
     }  # fmt: skip
-    summary = aggregate(results, run, opts.bootstrap_samples)
+    write_summaries(run_dir, results, run, opts.bootstrap_samples)
+    return run_dir
+
+
+def write_summaries(run_dir: Path, results: list[dict], run: dict, bootstrap_samples: int = 1000) -> dict:
+    summary = aggregate(results, run, bootstrap_samples)
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n", encoding="utf-8")
     (run_dir / "summary.md").write_text(render_markdown(summary, results), encoding="utf-8")
     (run_dir / "summary.html").write_text(render_html(summary, results), encoding="utf-8")
-    return run_dir
+    return summary
+
+
+def rescore_run(run_dir: Path, bootstrap_samples: int = 1000) -> dict:
+    """Score a finished run again from its stored reports and case
+    specifications (after a change to the metrics, without re-running the
+    agent). Chat checks are kept as they were; image metrics are recomputed
+    when the case folder with its truth files still exists."""
+    from agent.case import InputProblem
+    from agent.report import Report
+    from evals.harness.case import CaseSpec
+
+    old = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    results = []
+    for path in sorted((run_dir / "cases").glob("*.json")):
+        res = json.loads(path.read_text(encoding="utf-8"))
+        if res.get("status") in ("ok", "rejected") and "case" in res:
+            spec = CaseSpec.model_validate(res["case"])
+            folder = Path(res["folder"]) if res.get("folder") else None
+            case = LoadedCase(id=spec.id or res["case_id"].split("/")[-1], folder=folder or Path("."), spec=spec, inputs=[],
+                              suite=res.get("suite", ""))  # fmt: skip
+            report = Report.model_validate_json((run_dir / res["report_json"]).read_text(encoding="utf-8")) if res.get("report_json") else None
+            problems = [InputProblem.model_validate(p) for p in res.get("problems", [])]
+            imaging = case_imaging(case, report) if folder is not None and folder.is_dir() else res["scores"].get("imaging", {})
+            res["scores"] = score_case(case, report, problems, res["scores"].get("chat", []), imaging)
+            path.write_text(json.dumps(res, indent=1, default=str) + "\n", encoding="utf-8")
+        results.append(res)
+    seen = {r["case_id"] for r in results}
+    # skipped and invalid cases have no case file; keep them from the old summary
+    for line in old["cases"].get("skipped_list", []):
+        cid, _, why = line.partition(": ")
+        if cid not in seen:
+            results.append({"case_id": cid, "status": "skipped", "reason": why})
+    for line in old["cases"].get("error_list", []):
+        cid, _, why = line.partition(": ")
+        if cid not in seen:
+            results.append({"case_id": cid, "status": "error", "error": why})
+    run = {**old["run"], "rescored": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return write_summaries(run_dir, results, run, bootstrap_samples)
 
 
 def _one_line(res: dict) -> str:

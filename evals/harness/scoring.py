@@ -163,9 +163,11 @@ def score_hallucinations(case: LoadedCase, report, statements: list[dict]) -> di
     modalities: list[str] = []
     if report is None:
         return {"findings": findings, "modalities": modalities, "ungrounded_sentences": []}
-    for row in statements:
-        if row["origin"] == "must_not" and row["predicted"]:
-            findings.append(f"statement {row['key']} present ({', '.join(row['matched'])})")
+    by_key = {row["key"]: row for row in statements}
+    for key in case.spec.must_not.statements:
+        row = by_key.get(key)
+        if row is not None and row["predicted"]:
+            findings.append(f"statement {key} present ({', '.join(row['matched'])})")
     for name in case.spec.must_not.measurements:
         ids = [m.id for m in report.measurements() if m.name == name]
         if ids:
@@ -203,8 +205,10 @@ def score_guidelines(case: LoadedCase, report) -> dict | None:
     matched_items = [i for i, item in enumerate(items) if any(_guideline_item_matches(item, c) for c in cited)]
     allowed = case.spec.expected.guidelines_allowed
     correct_cited = [c for c in cited if any(_guideline_item_matches(item, c) for item in items) or any(fnmatch.fnmatchcase(c, a) for a in allowed)]
+    # precision counts cited passages, recall counts required items: the two
+    # have different denominators, so they are kept apart (not one TP count)
     return {"cited": cited, "expected": len(items), "matched_items": len(matched_items), "correct_cited": len(correct_cited),
-            "tp": len(correct_cited), "fp": len(cited) - len(correct_cited), "fn": len(items) - len(matched_items)}  # fmt: skip
+            "wrong_cited": len(cited) - len(correct_cited), "missed_items": len(items) - len(matched_items)}  # fmt: skip
 
 
 def score_abstention(case: LoadedCase, report, problems: list) -> dict | None:

@@ -65,8 +65,12 @@ def aggregate(results: list[dict], run: dict, bootstrap_samples: int = 1000) -> 
     hall = [r["scores"]["hallucinations"] for r in scored]
 
     guides = [r["scores"]["guidelines"] for r in scored if r["scores"]["guidelines"] is not None]
-    gl = precision_recall(sum(g["tp"] for g in guides), sum(g["fp"] for g in guides), sum(g["fn"] for g in guides))
-    gl["cases"] = len(guides)
+    cited = sum(len(g["cited"]) for g in guides)
+    required = sum(g["expected"] for g in guides)
+    gl = {"cases": len(guides), "cited": cited, "correct_cited": sum(g["correct_cited"] for g in guides), "required": required,
+          "matched_required": sum(g["matched_items"] for g in guides),
+          "precision": (sum(g["correct_cited"] for g in guides) / cited) if cited else None,
+          "recall": (sum(g["matched_items"] for g in guides) / required) if required else None}  # fmt: skip
 
     abst = [r["scores"]["abstention"] for r in scored if r["scores"]["abstention"] is not None]
     outcome = [r["scores"]["outcome"]["correct"] for r in scored]
@@ -222,7 +226,8 @@ def sections(s: dict) -> list[tuple[str, list[str], list[list[str]]]]:
         ["sentences removed by the pipeline's verifier", str(g["sentences_removed_by_pipeline"])],
         ["hallucinated findings / modalities", f"{h['findings']} / {h['modalities']} (cases with any: {h['cases_with_any']})"],
         ["ungrounded sentences in final reports (re-verified)", str(h["ungrounded_sentences"])],
-        ["guideline citation precision / recall", f"{fmt(gl['precision'], 2)} / {fmt(gl['recall'], 2)} over {gl['cases']} case(s)" if gl["cases"] else "–"],
+        ["guideline citation precision / recall", f"{fmt(gl['precision'], 2)} ({gl['correct_cited']}/{gl['cited']} cited passages correct) / "
+         f"{fmt(gl['recall'], 2)} ({gl['matched_required']}/{gl['required']} required citations made) over {gl['cases']} case(s)" if gl["cases"] else "–"],
         ["abstention correct", f"{s['abstention']['correct']}/{s['abstention']['cases']}" if s["abstention"]["cases"] else "–"],
     ]  # fmt: skip
     for k, v in s["history"].items():

@@ -42,7 +42,7 @@ def simulate(seed: int, lv_ef: float | None = None, dilated: bool | None = None)
         heart = replace(heart, lv_radius_mm=max(heart.lv_radius_mm, 36.0), lv_length_mm=max(heart.lv_length_mm, 98.0))
     elif dilated is False:
         heart = replace(heart, lv_radius_mm=min(heart.lv_radius_mm, 26.0), lv_length_mm=min(heart.lv_length_mm, 85.0), wall_mm=8.0,
-                        apex_wall_mm=6.0)
+                        apex_wall_mm=6.0, rv_ef=max(heart.rv_ef, 0.55))
     if lv_ef is not None:
         heart = replace(heart, lv_ef=lv_ef)
     acq = random_acquisition(rng, heart, n_phases=12)

@@ -94,9 +94,9 @@ def test_forbidden_text_and_tool_options():
 def test_guideline_precision_recall_with_allowed_ids():
     g = score_case(loaded(), lbbb_hfref_report(passages=(CRT, ECHO_TITLE, UNRELATED)), [])["guidelines"]
     assert g["cited"] == ["ase-cq-2015-lvef-normal-by-sex", "esc-hf-2021-crt-lbbb-150", "esc-va-2022-lqts-diagnosis"]
-    assert (g["tp"], g["fp"], g["fn"]) == (2, 1, 0)  # CRT (required) + ASE (allowed); the LQTS passage is wrong
+    assert (g["correct_cited"], g["wrong_cited"], g["matched_items"], g["missed_items"]) == (2, 1, 1, 0)  # CRT + ASE (allowed); LQTS wrong
     g = score_case(loaded(), lbbb_hfref_report(passages=()), [])["guidelines"]
-    assert (g["tp"], g["fp"], g["fn"]) == (0, 0, 1)
+    assert (g["correct_cited"], g["wrong_cited"], g["matched_items"], g["missed_items"]) == (0, 0, 0, 1)
     assert score_case(loaded("expected: {modalities: [ecg]}"), lbbb_hfref_report(), [])["guidelines"] is None  # not asked
 
 

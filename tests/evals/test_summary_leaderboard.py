@@ -12,7 +12,7 @@ import pytest
 from evals.harness.leaderboard import collect_runs, rows, write_leaderboard
 from evals.harness.scoring import score_case
 from evals.harness.summary import aggregate, render_html, render_markdown
-from tests.evals.handmade import CRT, lbbb_hfref_report, loaded
+from tests.evals.handmade import CRT, LBBB_CASE, UNRELATED, lbbb_hfref_report, loaded
 
 
 def _result(case_id: str, report, case=None, seconds: float = 2.0, tokens: int = 0, chat=None) -> dict:
@@ -29,9 +29,11 @@ RUN = {"suite": "unit", "run_id": "20260101-000000", "backend": "rules", "app_ve
 def results():
     good = lbbb_hfref_report(passages=(CRT,))
     no_echo = lbbb_hfref_report(with_echo=False, passages=())
+    two_ok_one_wrong = lbbb_hfref_report(passages=(CRT, UNRELATED))
     return [
         _result("a", good, seconds=2.0),
         _result("b", no_echo, seconds=4.0, tokens=120),
+        _result("e", two_ok_one_wrong, case=loaded(LBBB_CASE.replace('guidelines_allowed: ["ase-cq-2015-*"]', 'guidelines_allowed: []')), seconds=3.0),
         {"case_id": "c", "status": "error", "error": "RuntimeError: boom"},
         {"case_id": "d", "status": "skipped", "reason": "needs shared data"},
     ]
@@ -39,35 +41,39 @@ def results():
 
 def test_aggregate_counts_and_rates(results):
     s = aggregate(results, RUN, bootstrap_samples=200)
-    assert s["cases"] == {**s["cases"], "total": 4, "scored": 2, "errors": 1, "skipped": 1}
+    assert s["cases"] == {**s["cases"], "total": 5, "scored": 3, "errors": 1, "skipped": 1}
     lbbb = s["statements"]["per_statement"]["lbbb"]
-    assert (lbbb["tp"], lbbb["fn"], lbbb["n"], lbbb["sensitivity"]) == (2, 0, 2, 1.0)
+    assert (lbbb["tp"], lbbb["fn"], lbbb["n"], lbbb["sensitivity"]) == (3, 0, 3, 1.0)
     lv = s["statements"]["per_statement"]["lvef_reduced"]
-    assert (lv["tp"], lv["fn"], lv["sensitivity"]) == (1, 1, 0.5)
+    assert (lv["tp"], lv["fn"]) == (2, 1) and lv["sensitivity"] == pytest.approx(2 / 3)
     rb = s["statements"]["per_statement"]["rbbb"]
-    assert (rb["fn"], rb["sensitivity"]) == (2, 0.0)
+    assert (rb["fn"], rb["sensitivity"]) == (3, 0.0)
     micro = s["statements"]["micro"]
-    assert micro["n"] == 12  # 6 keys (5 expected + the must_not sinus_rhythm) × 2 cases
+    assert micro["n"] == 18  # 6 keys (5 expected + the must_not sinus_rhythm) × 3 cases
     qrs = s["measurements"]["per_measurement"]["qrs_duration"]
-    assert (qrs["n"], qrs["mae"], qrs["bias"], qrs["pass_rate"]) == (2, 10.0, 10.0, 1.0)
+    assert (qrs["n"], qrs["mae"], qrs["bias"], qrs["pass_rate"]) == (3, 10.0, 10.0, 1.0)
     lvef = s["measurements"]["per_measurement"]["lvef"]
-    assert (lvef["n"], lvef["missing"]) == (1, 1)
-    assert s["routing"]["tp"] == 3 and s["routing"]["fn"] == 1 and s["routing"]["recall"] == pytest.approx(0.75)
-    assert s["guidelines"]["tp"] == 1 and s["guidelines"]["fn"] == 1 and s["guidelines"]["precision"] == 1.0 and s["guidelines"]["recall"] == 0.5
-    assert s["grounding"]["rate"] == 1.0 and s["grounding"]["numbers_checked"] == 8
-    assert s["hallucinations"]["findings"] == 2  # sinus_rhythm is in must_not, present in both
-    assert s["latency"]["case_s"]["median"] == 3.0 and s["latency"]["tools"]["ecg_analyze"]["n"] == 2
+    assert (lvef["n"], lvef["missing"]) == (2, 1)
+    assert s["routing"]["tp"] == 5 and s["routing"]["fn"] == 1 and s["routing"]["recall"] == pytest.approx(5 / 6)
+    g = s["guidelines"]
+    assert (g["cited"], g["correct_cited"], g["required"], g["matched_required"]) == (3, 2, 3, 2)
+    assert g["precision"] == pytest.approx(2 / 3) and g["recall"] == pytest.approx(2 / 3)
+    assert s["grounding"]["rate"] == 1.0 and s["grounding"]["numbers_checked"] == 12
+    assert s["hallucinations"]["findings"] == 3  # sinus_rhythm is in must_not, present in all three
+    assert s["latency"]["case_s"]["median"] == 3.0 and s["latency"]["tools"]["ecg_analyze"]["n"] == 3
     assert s["llm"]["tokens"] == 120
     h = s["headline"]
-    assert h["cases"] == 2 and h["errors"] == 1 and h["routing_recall"] == pytest.approx(0.75) and h["llm_tokens"] == 120
+    assert h["cases"] == 3 and h["errors"] == 1 and h["routing_recall"] == pytest.approx(5 / 6) and h["llm_tokens"] == 120
+    assert h["guideline_precision"] == pytest.approx(2 / 3)
 
 
 def test_markdown_and_html_render_the_numbers(results):
     s = aggregate(results, RUN, bootstrap_samples=200)
     md = render_markdown(s, results)
     assert "# Evaluation: unit (20260101-000000)" in md
-    assert "| lbbb | 2 | 2/0/0/0 | 1.00 (1.00–1.00)" in md
-    assert "| qrs_duration | ms | 2 | 0 | 10.00 | 10.00 |" in md
+    assert "| lbbb | 3 | 3/0/0/0 | 1.00 (1.00–1.00)" in md
+    assert "| qrs_duration | ms | 3 | 0 | 10.00 | 10.00 |" in md
+    assert "0.67 (2/3 cited passages correct) / 0.67 (2/3 required citations made)" in md
     assert "| c | error |" in md
     assert "needs shared data" in md
     html = render_html(s, results)
@@ -103,5 +109,5 @@ def test_leaderboard_across_runs(tmp_path, results):
     md = paths["md"].read_text()
     assert md.count("\n| unit |") == 3 and "qwen3-8b" in md
     table = list(csv.DictReader(io.StringIO(paths["csv"].read_text())))
-    assert len(table) == 4 and table[2]["cases"] == "1" and float(table[1]["routing_recall"]) == pytest.approx(0.75)
+    assert len(table) == 4 and table[2]["cases"] == "1" and float(table[1]["routing_recall"]) == pytest.approx(5 / 6)
     assert 'href="unit/20260103-000000/summary.html"' in paths["html"].read_text()

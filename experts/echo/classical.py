@@ -6,11 +6,11 @@ a simple, well-known method is scored on the same clips; this one uses no
 training data, so its errors show what the network adds.
 
 Algorithm:
-1. On the clip's temporal mean (speckle averages out, the blood pool stays
-   dark), threshold the fan at Otsu's level and pick the dark component
-   most like an apical LV: large, right of the sector midline (standard
-   apical orientation puts the LV on the image right), upper two thirds,
-   not hugging the sector edge.
+1. On the clip's temporal maximum (a pixel stays dark only if no wall or
+   leaflet ever crossed it), threshold the fan at the lower level of a three-class Otsu split and take
+   the dark component nearest where the standard apical orientation puts
+   the LV (image right of the midline, upper half): the LV core, cut off
+   from the atrium by the moving leaflets.
 2. Per frame, evolve a morphological Chan-Vese level set (Marquez-Neila,
    Baumela & Alvarez, IEEE TPAMI 2014: binary level set, region-mean data
    term, curvature smoothing by SI/IS line operators) starting from the
@@ -50,6 +50,29 @@ def otsu_threshold(values: np.ndarray) -> float:
     return float(centres[int(np.argmax(between))])
 
 
+def otsu_three_class_low(values: np.ndarray, bins: int = 64) -> float:
+    """Lower threshold of a three-class Otsu split (blood / tissue / bright
+    wall and pericardium): in echo the blood pool is the darkest class, and
+    a two-class split lumps dark extracardiac tissue in with it."""
+    hist, edges = np.histogram(values, bins=bins)
+    p = hist / max(hist.sum(), 1)
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    cw = np.concatenate([[0], np.cumsum(p)])
+    cm = np.concatenate([[0], np.cumsum(p * centres)])
+    total = cm[-1]
+    best, best_t = -1.0, float(centres[bins // 3])
+    for i in range(1, bins - 1):
+        for j in range(i + 1, bins):
+            w0, w1, w2 = cw[i], cw[j] - cw[i], 1 - cw[j]
+            if min(w0, w1, w2) <= 0:
+                continue
+            m0, m1, m2 = cm[i] / w0, (cm[j] - cm[i]) / w1, (total - cm[j]) / w2
+            var = w0 * (m0 - total) ** 2 + w1 * (m1 - total) ** 2 + w2 * (m2 - total) ** 2
+            if var > best:
+                best, best_t = var, float(edges[i])
+    return best_t
+
+
 def morphological_chan_vese(image: np.ndarray, init: np.ndarray, region: np.ndarray, iterations: int = 6, smoothing: int = 1, lambda_in: float = 1.0, lambda_out: float = 1.5) -> np.ndarray:
     u = init & region
     for _ in range(iterations):
@@ -68,45 +91,54 @@ def morphological_chan_vese(image: np.ndarray, init: np.ndarray, region: np.ndar
     return u
 
 
-def _initial_lv(mean_img: np.ndarray, fan: np.ndarray) -> np.ndarray:
+def _initial_lv(max_img: np.ndarray, fan: np.ndarray) -> tuple[np.ndarray, int]:
+    """LV core on the temporal *maximum* image: a pixel stays dark there
+    only if no tissue ever crossed it, so walls at their innermost position
+    and the sweeping mitral leaflets separate the LV core from the atrium.
+    The core is the dark component nearest the place apical views put the
+    LV (right of the sector midline, upper half). Returns the core and the
+    lowest row the contour may reach (core bottom plus room for the base to
+    descend in diastole)."""
     rows, cols = np.nonzero(fan)
-    thr = otsu_threshold(mean_img[fan])
-    dark = ndimage.binary_opening((mean_img < thr) & fan, structure=np.ones((3, 3)), iterations=2)
+    r0, r1, c0, c1 = rows.min(), rows.max(), cols.min(), cols.max()
+    thr = otsu_three_class_low(max_img[fan])
+    dark = ndimage.binary_opening((max_img < thr) & fan, structure=np.ones((3, 3)), iterations=1)
+    if not dark.any():
+        return np.zeros_like(fan), int(r1)
+    # A cavity core is enclosed by walls; dark extracardiac tissue runs out
+    # to the sector edge, so components touching the edge are not candidates.
     lab, n = ndimage.label(dark)
-    if n == 0:
-        return np.zeros_like(fan)
-    edge = fan & ~ndimage.binary_erosion(fan, iterations=3)
-    r0, r1 = rows.min(), rows.max()
-    c_mid = 0.5 * (cols.min() + cols.max())
-    best, best_score = 0, 0.0
-    for k in range(1, n + 1):
-        comp = lab == k
-        area = comp.sum()
-        if area < 0.01 * fan.sum():
-            continue
-        rc, cc = np.nonzero(comp)
-        score = float(area)
-        score *= 1.0 if cc.mean() > c_mid - 2 else 0.3
-        score *= 1.0 if rc.mean() < r0 + 0.65 * (r1 - r0) else 0.3
-        score *= max(0.1, 1.0 - 3.0 * (comp & edge).sum() / max(np.sqrt(area), 1))
-        if score > best_score:
-            best, best_score = k, score
-    if best == 0:
-        return np.zeros_like(fan)
-    return ndimage.binary_fill_holes(lab == best)
+    edge = fan & ~ndimage.binary_erosion(fan, iterations=2)
+    touching = np.asarray(ndimage.sum(edge, lab, np.arange(1, n + 1))) > 3
+    dark = dark & ~np.isin(lab, np.nonzero(touching)[0] + 1)
+    depth = ndimage.distance_transform_edt(dark)
+    box = np.zeros_like(fan)
+    h, w = r1 - r0, c1 - c0
+    box[int(r0 + 0.15 * h) : int(r0 + 0.6 * h), int(c0 + 0.45 * w) : int(c0 + 0.85 * w)] = True
+    cand = np.where(box, depth, 0)
+    if cand.max() <= 0:
+        return np.zeros_like(fan), int(r1)
+    seed = np.unravel_index(int(np.argmax(cand)), cand.shape)
+    lab, _ = ndimage.label(dark)
+    core = ndimage.binary_fill_holes(lab == lab[seed])
+    rr = np.nonzero(core.any(axis=1))[0]
+    limit = int(rr.max() + 0.15 * (rr.max() - rr.min()) + 2)
+    return core, limit
 
 
 def segment_clip(grey: np.ndarray, fan: np.ndarray) -> np.ndarray:
     """(T, S, S) grey 0..255 -> (T, S, S) float32 binary masks."""
     smooth = np.stack([ndimage.gaussian_filter(f, 1.2) for f in grey]).astype(np.float32)
-    init = _initial_lv(ndimage.gaussian_filter(smooth.mean(axis=0), 1.0), fan)
+    init, cut = _initial_lv(ndimage.gaussian_filter(smooth.max(axis=0), 1.0), fan)
     out = np.zeros(grey.shape, np.float32)
     if not init.any():
         return out
     prev = init
     target_area = init.sum()
+    allowed = fan.copy()
+    allowed[cut:] = False  # the base descends a little in diastole; the atrium stays out
     for t in range(grey.shape[0]):
-        band = ndimage.binary_dilation(prev, iterations=4) & fan
+        band = ndimage.binary_dilation(prev, iterations=4) & allowed
         u = morphological_chan_vese(smooth[t], prev, band)
         lab, n = ndimage.label(u)
         if n > 1:

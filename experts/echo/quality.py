@@ -22,6 +22,9 @@ MAX_AXIS_TILT_DEG = 40.0
 MAX_FRAGMENTED_FRACTION = 0.2
 MAX_EDGE_CONTACT_FRACTION = 0.3
 MAX_UNCERTAIN_FRACTION = 0.35
+MAX_WAIST_FRACTION = 0.2  # frames whose outline has a basal waist (atrium traced too)
+MAX_BEAT_EF_SPREAD = 20.0  # percentage points between the lowest and highest beat
+MIN_SYSTOLE_S, MAX_SYSTOLE_S = 0.12, 0.7  # ED -> ES interval
 
 
 @dataclass
@@ -71,6 +74,7 @@ def assess_segmentation(
     elongations: np.ndarray,
     axis_angles: np.ndarray,
     components: np.ndarray,
+    waists: np.ndarray | None = None,
 ) -> None:
     """Rules on the per-frame masks; `areas` etc. are NaN for empty frames."""
     T = masks.shape[0]
@@ -97,6 +101,11 @@ def assess_segmentation(
         report.limit(f"the LV long axis is tilted {tilt:.0f} degrees from the sector axis: the clip may not be an apical view")
     if (components[~empty] > 1).mean() > MAX_FRAGMENTED_FRACTION:
         report.limit("the LV mask breaks into several pieces in many frames")
+    if waists is not None and waists[~empty].mean() > MAX_WAIST_FRACTION:
+        report.limit(
+            f"in {waists[~empty].mean():.0%} of frames the traced cavity narrows at the base and widens again: "
+            "the left atrium is probably included (mitral annulus missed), which inflates volumes"
+        )
     edge = fan_small & ~_eroded(fan_small, 2)
     touching = np.array([(m & edge).sum() > 0.05 * max(m.sum(), 1) for m in masks[~empty]])
     if touching.mean() > MAX_EDGE_CONTACT_FRACTION:
@@ -111,3 +120,20 @@ def _eroded(mask: np.ndarray, it: int) -> np.ndarray:
     from scipy import ndimage
 
     return ndimage.binary_erosion(mask, iterations=it)
+
+
+def beat_consistency(report: QualityReport, beat_efs: list[float]) -> None:
+    """Beats of one clip should agree: in sinus rhythm EF varies by a few
+    points from beat to beat, so a wide spread means the segmentation is
+    inconsistent (or the rhythm irregular) and the average is unreliable."""
+    if len(beat_efs) >= 2 and max(beat_efs) - min(beat_efs) > MAX_BEAT_EF_SPREAD:
+        report.limit(
+            f"EF differs widely between beats ({min(beat_efs):.0f}% to {max(beat_efs):.0f}%): the LV border is not traced "
+            "consistently (or the rhythm is irregular), so the beat average is unreliable"
+        )
+
+
+def plausible_systole(ed: int, es: int, fps: float | None) -> bool:
+    if fps is None:
+        return True
+    return MIN_SYSTOLE_S <= (es - ed) / fps <= MAX_SYSTOLE_S

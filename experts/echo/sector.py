@@ -149,8 +149,7 @@ def detect_fan(frames_rgb: np.ndarray, grey: np.ndarray | None = None) -> FanDet
     notes: list[str] = []
     T, H, W = frames_rgb.shape[:3]
     if grey is None:
-        f = frames_rgb.astype(np.float32)
-        grey = 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]
+        grey = _grey(frames_rgb)
     chroma_any = np.zeros((H, W), bool)
     step = max(1, T // 16)
     sample = frames_rgb[::step].astype(np.int16)
@@ -199,10 +198,22 @@ def crop_geometry(fan: FanDetection, frame_hw: tuple[int, int], out_size: int) -
     return CropGeometry(row0=r0 - (side - h) // 2, col0=c0 - (side - w) // 2, side=side, out_size=out_size, frame_hw=frame_hw)
 
 
-def preprocess(clip: EchoClip, out_size: int = 112, fan: FanDetection | None = None) -> Preprocessed:
-    grey = clip.grey()
-    fan = fan or detect_fan(clip.frames, grey)
+FAN_SAMPLE_FRAMES = 48  # frames used to locate the fan (enough for a stable temporal SD)
+
+
+def _grey(frames: np.ndarray) -> np.ndarray:
+    f = frames.astype(np.float32)
+    return 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]
+
+
+def preprocess(clip: EchoClip, out_size: int = 112, fan: FanDetection | None = None, chunk: int = 32) -> Preprocessed:
+    """Crop and resample in chunks: a long high-resolution clip never exists
+    as one float array (300 frames of 1024x768 would need ~1 GB)."""
+    if fan is None:
+        idx = np.unique(np.linspace(0, clip.n_frames - 1, min(clip.n_frames, FAN_SAMPLE_FRAMES)).astype(int))
+        fan = detect_fan(clip.frames[idx])
     geo = crop_geometry(fan, (clip.height, clip.width), out_size)
-    small = geo.to_model(np.where(fan.mask[None], grey, 0.0))
+    parts = [geo.to_model(np.where(fan.mask[None], _grey(clip.frames[i : i + chunk]), 0.0)) for i in range(0, clip.n_frames, chunk)]
+    small = np.concatenate(parts) if parts else np.zeros((0, out_size, out_size), np.float32)
     fan_small = geo.to_model(fan.mask[None].astype(np.float32))[0] >= 0.5
     return Preprocessed(grey=small.astype(np.float32), fan_small=fan_small, fan=fan, crop=geo)

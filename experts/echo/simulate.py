@@ -63,6 +63,8 @@ class SimRanges:
     aspect_ab: tuple[float, float] = (1.7, 2.5)
     rv_length_fraction: tuple[float, float] = (0.65, 0.95)
     rv_width_fraction: tuple[float, float] = (0.55, 1.05)
+    la_length_fraction: tuple[float, float] = (0.6, 1.3)
+    la_width_fraction: tuple[float, float] = (0.6, 1.05)
     truncation: tuple[float, float] = (0.45, 0.8)
     wall_mm: tuple[float, float] = (7.0, 12.0)
     tilt_deg: tuple[float, float] = (0.0, 15.0)
@@ -102,6 +104,8 @@ HELDOUT_RANGES = SimRanges(
     aspect_ab=(1.5, 2.7),
     rv_length_fraction=(0.6, 1.0),
     rv_width_fraction=(0.5, 1.15),
+    la_length_fraction=(0.5, 1.4),
+    la_width_fraction=(0.55, 1.1),
     noise=(0.005, 0.16),
     gain_db=(-8.0, 8.0),
     dynamic_range_db=(35.0, 65.0),
@@ -128,6 +132,8 @@ class SimParams:
     aspect_ab: float
     rv_length_fraction: float
     rv_width_fraction: float
+    la_length_fraction: float
+    la_width_fraction: float
     truncation: float
     wall_mm: float
     tilt_deg: float
@@ -187,6 +193,8 @@ def sample_params(seed: int, ranges: SimRanges = TRAIN_RANGES, view: View = "a4c
             aspect_ab=_u(rng, ranges.aspect_ab),
             rv_length_fraction=_u(rng, ranges.rv_length_fraction),
             rv_width_fraction=_u(rng, ranges.rv_width_fraction),
+            la_length_fraction=_u(rng, ranges.la_length_fraction),
+            la_width_fraction=_u(rng, ranges.la_width_fraction),
             truncation=_u(rng, ranges.truncation),
             wall_mm=_u(rng, ranges.wall_mm),
             tilt_deg=_u(rng, ranges.tilt_deg),
@@ -387,7 +395,11 @@ def echogenicity_a4c(x: np.ndarray, z: np.ndarray, p: SimParams, fa: FrameAnatom
     # and LA pools join whenever the leaflets open (as on real clips): the
     # LV ends at the annulus line, not at a wall.
     atrial_scale = 1.0 + 0.18 * (1 - fa.fraction)
-    a_la, b_la = 0.5 * B * atrial_scale + 8, 0.85 * B * atrial_scale
+    # The LA can be as wide as the annulus and as long as the LV is wide:
+    # with the valve open, LV and LA then look like one long chamber and
+    # only the annulus (hinge points, leaflets) marks where the LV ends.
+    a_la = p.la_length_fraction * B * atrial_scale + 6
+    b_la = max(1.05 * r_base, p.la_width_fraction * B) * atrial_scale
     s_la, q_la = L + 0.85 * a_la, 0.1 * B
     e_la = ((s - s_la) / a_la) ** 2 + ((q - q_la) / b_la) ** 2
     e_la_out = ((s - s_la) / (a_la + 3)) ** 2 + ((q - q_la) / (b_la + 3)) ** 2

@@ -41,6 +41,22 @@ class LVGeometry:
     max_width: float
     n_components: int
     contour_rc: np.ndarray  # (K, 2) model pixels, closed polygon
+    disc_widths: np.ndarray  # (20,) chord widths from apex to base
+
+    @property
+    def basal_waist(self) -> bool:
+        """Does the outline narrow and widen again toward the base? An LV
+        cavity tapers to the annulus; a waist followed by a bulge means the
+        atrium was traced too (valve open, annulus missed)."""
+        w = self.disc_widths
+        n = len(w)
+        basal = w[int(0.5 * n) :]
+        if basal.size < 3 or w.max() <= 0:
+            return False
+        k = int(np.argmin(basal[:-1]))
+        neck = basal[k]
+        after = basal[k + 1 :].max()
+        return bool(neck < 0.75 * w[: int(0.5 * n)].max() and after > 1.3 * max(neck, 1e-9))
 
 
 def _polygon_area(xy: np.ndarray) -> float:
@@ -139,4 +155,5 @@ def lv_geometry(prob: np.ndarray, spacing_mm: tuple[float, float] = (1.0, 1.0), 
         max_width=float(widths.max()),
         n_components=n_comp,
         contour_rc=poly_px[:, ::-1].copy(),
+        disc_widths=widths,
     )

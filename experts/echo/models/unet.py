@@ -4,8 +4,12 @@ project's simulated apical clips (see `experts/echo/train.py` and
 
 Why MONAI's UNet: it is the field's standard building block, its layout is
 fixed by a handful of constructor arguments (stored beside the weights), and
-at 0.2 M parameters it segments 128 frames of 112x112 in well under a second
-on one CPU thread.
+at 0.17 M parameters it segments 128 frames of 112x112 in well under a second
+on one CPU thread. Batch norm + ReLU without residual units: on one CPU
+thread this trains ~2.5x more steps per minute than MONAI's default
+(instance norm, PReLU, residual units), and within a 10-minute budget the
+number of steps decides whether the boundary converges (an undertrained
+net draws the LV ~1 pixel too large, which lowers EF).
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ UNET_CONFIG: dict[str, Any] = {
     "out_channels": 1,
     "channels": [8, 16, 32, 64, 128],
     "strides": [2, 2, 2, 2],
-    "num_res_units": 1,
+    "num_res_units": 0,
+    "norm": "batch",
+    "act": "relu",
 }
 INPUT_SIZE = 112
 
@@ -40,6 +46,8 @@ def build_unet(config: dict[str, Any] | None = None):
         channels=tuple(cfg["channels"]),
         strides=tuple(cfg["strides"]),
         num_res_units=cfg["num_res_units"],
+        norm=cfg.get("norm", "instance"),
+        act=cfg.get("act", "prelu"),
     )
 
 

@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-.venv/bin/cardioagent analyze examples/ecg/ludb-1 --age 51 --sex F --out out/demo "$@"
+.venv/bin/cardioagent analyze examples/ecg/ptb-s0010_re --age 81 --sex F --out out/demo "$@"

@@ -11,7 +11,7 @@ ratio (2 workers / 1 worker) is what carries across machines. The load
 average before and after each run is printed, because on a shared machine
 other processes take cores away from the workers.
 
-    .venv/bin/python benchmarks/batch_throughput.py [--cases 50] [--engines local1 local2 ray2]
+    .venv/bin/python benchmarks/batch_throughput.py [--cases 50] [--engines local1 local2 ray2] [--rounds 1]
         [--retrieval] [--formats json,html,pdf,fhir,sr] [--json out.json]
 """
 
@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--engines", nargs="+", default=["local1", "local2", "ray2"], choices=["local1", "local2", "ray1", "ray2"])
     ap.add_argument("--formats", default="json,html,pdf,fhir,sr")
     ap.add_argument("--retrieval", action="store_true", help="include guideline retrieval (default off: it measures the corpus, not the batch)")
+    ap.add_argument("--rounds", type=int, default=1, help="repeat every configuration, interleaved (order reversed every other round); medians reported")
     ap.add_argument("--keep", type=Path, help="write the outputs here instead of a temp folder")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
@@ -79,16 +81,19 @@ def main(argv: list[str] | None = None) -> None:
           f"{os.cpu_count()} CPUs; formats {args.formats}; retrieval {'on' if args.retrieval else 'off'}", flush=True)  # fmt: skip
     formats = tuple(f for f in args.formats.split(",") if f)
     rows = []
-    for label in args.engines:
-        engine, workers = ("ray" if label.startswith("ray") else "local"), int(label[-1])
-        rows.append(run_one(label, source, base / f"out-{label}", engine, workers, formats, args.retrieval))
-    by = {r["run"]: r for r in rows}
-    if "local1" in by and by["local1"]["cases_per_minute"]:
-        for label, r in by.items():
+    for r in range(args.rounds):  # configurations interleaved, so background load hits all alike
+        order = args.engines if r % 2 == 0 else list(reversed(args.engines))
+        for label in order:
+            engine, workers = ("ray" if label.startswith("ray") else "local"), int(label[-1])
+            rows.append(run_one(label, source, base / f"out-{label}-{r}", engine, workers, formats, args.retrieval))
+    medians = {label: statistics.median(x["cases_per_minute"] for x in rows if x["run"] == label) for label in args.engines}
+    print("median cases/min: " + ", ".join(f"{k} {v:.2f}" for k, v in medians.items()))
+    if medians.get("local1"):
+        for label, v in medians.items():
             if label != "local1":
-                print(f"scaling {label} / local1: {r['cases_per_minute'] / by['local1']['cases_per_minute']:.2f}x")
+                print(f"scaling {label} / local1: {v / medians['local1']:.2f}x")
     if args.json:
-        args.json.write_text(json.dumps({"cases": len(ids), "runs": rows}, indent=2))
+        args.json.write_text(json.dumps({"cases": len(ids), "runs": rows, "median_cases_per_minute": medians}, indent=2))
     print(f"outputs: {base}")
 
 

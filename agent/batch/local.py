@@ -245,7 +245,7 @@ class LocalEngine:
                 deadlines = [w.started + timeout - now for w in workers if w.case is not None and timeout]
                 wait_s = max(0.05, min([0.5, *deadlines]))
                 ready = wait([w.conn for w in workers] + [w.proc.sentinel for w in workers], timeout=wait_s)
-                replaced: list[_Worker] = []
+                lost = 0
                 for w in list(workers):
                     if w.conn in ready:
                         try:
@@ -268,17 +268,14 @@ class LocalEngine:
                             on_record(self._fail(w, "worker_crash", f"worker process died (exit code {w.proc.exitcode}) while running this case"))
                         self._kill(w)
                         workers.remove(w)
-                        replaced.append(self._spawn())
+                        lost += 1
                     elif w.case is not None and timeout and time.monotonic() - w.started > timeout:
                         self._kill(w)
                         on_record(self._fail(w, "timeout", f"timed out after {timeout:g} s (worker killed)"))
                         workers.remove(w)
-                        replaced.append(self._spawn())
-                if pending and not self.flags.stop:
-                    workers.extend(replaced)
-                else:
-                    for w in replaced:
-                        self._kill(w)
+                        lost += 1
+                # A fresh worker per lost one, while cases remain (forked: it starts warm).
+                workers.extend(self._spawn() for _ in range(min(lost, len(pending))) if not self.flags.stop)
             return not (self.flags.stop or self.flags.abort or pending)
         finally:
             for w in workers:

@@ -39,14 +39,18 @@ class RayUnavailable(Exception):
     pass
 
 
+_WARM = False  # per Ray worker process
+
+
 def _case_task(spec: dict, settings: dict) -> dict:
     """Runs inside a Ray worker: warm the process once, then the case."""
+    global _WARM
     from agent.batch import case_runner, local
 
-    if not getattr(_case_task, "_warm", False):
+    if not _WARM:
         os.environ.setdefault("MPLBACKEND", "Agg")
         local.warm_up()
-        _case_task._warm = True  # type: ignore[attr-defined]
+        _WARM = True
     return case_runner.run_case_with_watchdog(spec, settings)
 
 

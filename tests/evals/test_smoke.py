@@ -46,6 +46,12 @@ def test_fast_smoke(tmp_path):
     assert _case(cases, "mirage/garbage-dicom")["status"] == "rejected"
     assert s["run"]["backend"] == "rules" and s["run"]["tool_versions"].get("ecg_analyze")
 
+    # scoring again from the stored reports gives the same numbers
+    (run_dir,) = list((tmp_path / "results" / "smoke").iterdir())
+    assert main(["eval", "--rescore", str(run_dir), "--out", str(tmp_path / "results"), "--bootstrap", "100"]) == 0
+    again = json.loads((run_dir / "summary.json").read_text())
+    assert again["headline"] == s["headline"] and again["run"]["rescored"]
+
 
 @pytest.mark.slow
 def test_full_smoke(tmp_path, shared_data):

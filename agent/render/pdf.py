@@ -40,6 +40,7 @@ def _new_pdf(report: Report):
             self.set_text_color(0, 0, 0)
 
     pdf = ReportPDF(format="A4")
+    pdf.set_margins(10, 12, 10)
     fonts = _font_dir()
     pdf.add_font(FONT, "", str(fonts / "DejaVuSans.ttf"))
     pdf.add_font(FONT, "B", str(fonts / "DejaVuSans-Bold.ttf"))
@@ -67,7 +68,7 @@ def _para(pdf, text: str, size: float = 9, style: str = "", grey: bool = False) 
     pdf.set_font(FONT, style, size)
     if grey:
         pdf.set_text_color(*GREY)
-    pdf.multi_cell(0, 4.6, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 4.6, text, new_x="LMARGIN", new_y="NEXT", align="L")
     pdf.set_text_color(0, 0, 0)
 
 
@@ -75,15 +76,16 @@ def _bullets(pdf, items: list[str], size: float = 9) -> None:
     pdf.set_font(FONT, "", size)
     for text in items:
         pdf.set_x(pdf.l_margin + 2)
-        pdf.multi_cell(0, 4.6, "• " + text, new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 4.6, "• " + text, new_x="LMARGIN", new_y="NEXT", align="L")
 
 
 def _table(pdf, header: list[str], rows: list[list[str]], widths: tuple[float, ...]) -> None:
     from fpdf.fonts import FontFace
 
-    pdf.set_font(FONT, "", 7.5)
-    with pdf.table(col_widths=widths, line_height=3.8, headings_style=FontFace(emphasis="BOLD", fill_color=(238, 241, 244)),
-                   text_align="LEFT", first_row_as_headings=True) as table:  # fmt: skip
+    pdf.set_font(FONT, "", 7)
+    pdf.set_fill_color(255, 255, 255)
+    with pdf.table(col_widths=widths, width=sum(widths), line_height=3.5, headings_style=FontFace(emphasis="BOLD", fill_color=(238, 241, 244)),
+                   text_align="LEFT", first_row_as_headings=True, borders_layout="HORIZONTAL_LINES") as table:  # fmt: skip
         table.row(header)
         for r in rows:
             table.row([c or "" for c in r])
@@ -116,7 +118,8 @@ def render_pdf(report: Report) -> bytes:
     pdf.ln(1)
     pdf.set_fill_color(255, 248, 197)
     pdf.set_font(FONT, "", 8.5)
-    pdf.multi_cell(0, 4.4, "Decision support. " + report.disclaimer, border=1, fill=True, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 4.4, "Decision support. " + report.disclaimer, border=1, fill=True, new_x="LMARGIN", new_y="NEXT", align="L")
+    pdf.set_fill_color(255, 255, 255)
     pdf.ln(1)
     p = report.patient
     demo = [f"age {p.age_years:g} y" if p.age_years is not None else None, p.sex,
@@ -148,7 +151,7 @@ def render_pdf(report: Report) -> bytes:
                 code = f"\n{m.code.system.split('/')[-1]} {m.code.code}" if m.code else ""
                 ref = reference_text(m) + (f"\n{m.reference_range.source.short()}" if m.reference_range and m.reference_range.source else "")
                 rows.append([m.label + code, m.with_unit(), m.flag or "", ref, m.method, evidence_text(m), f"{m.source.tool} {m.source.version}\n{m.id}"])
-            _table(pdf, ["Measurement", "Value", "Flag", "Reference", "Method", "Evidence", "Source"], rows, (26, 14, 11, 26, 38, 34, 28))
+            _table(pdf, ["Measurement", "Value", "Flag", "Reference", "Method", "Evidence", "Source"], rows, (30, 16, 11, 42, 36, 30, 25))
         if s.statements:
             rows = []
             for st in s.statements:
@@ -158,7 +161,7 @@ def render_pdf(report: Report) -> bytes:
                     for c in st.criteria
                 )
                 rows.append([st.label + (f"\n{st.explanation}" if st.explanation else ""), st.status, crit])
-            _table(pdf, ["Finding", "Status", "Criteria (value, threshold, guideline)"], rows, (50, 20, 107))
+            _table(pdf, ["Finding", "Status", "Criteria (value, threshold, guideline)"], rows, (55, 20, 115))
         for art in s.artifacts:
             if art.media_type == "image/png":
                 _plot(pdf, art.path, art.title)

@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if args.rescore:
         from evals.harness.runner import rescore_run
 
+        roots: list[Path] = []
         for d in args.rescore:
             run_dir = Path(d)
             if not (run_dir / "summary.json").is_file():
@@ -79,7 +80,10 @@ def run(args: argparse.Namespace) -> int:
                 return 2
             rescore_run(run_dir, args.bootstrap)
             print(f"rescored {run_dir}")
-        write_leaderboard(out_root, latest_only=args.latest)
+            if run_dir.resolve().parents[1] not in roots:
+                roots.append(run_dir.resolve().parents[1])  # <root>/<suite>/<run>
+        for root in roots:
+            print(f"leaderboard: {write_leaderboard(root, latest_only=args.latest)['md']}")
         return 0
     if args.leaderboard:
         if not out_root.is_dir():

@@ -101,6 +101,17 @@ def aggregate(results: list[dict], run: dict, bootstrap_samples: int = 1000) -> 
         for tool, s in (r.get("latency", {}).get("tools") or {}).items():
             tool_times[tool].append(s)
 
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for r in scored:
+        groups[group_of(r, run.get("suite"))].append(r)
+    by_source = {}
+    if len(groups) > 1:
+        for g, rs in sorted(groups.items()):
+            gp = [(row["expected"], row["predicted"]) for r in rs for row in r["scores"]["statements"]]
+            gm = [float(x["pass"]) for r in rs for x in r["scores"]["measurements"]]
+            by_source[g] = {"cases": len(rs), "statements": binary_summary(gp, bootstrap_samples), "measurement_pass_rate": _mean(gm),
+                            "measurements": len(gm)}  # fmt: skip
+
     summary: dict[str, Any] = {
         "summary_version": SUMMARY_VERSION,
         "run": run,
@@ -108,6 +119,7 @@ def aggregate(results: list[dict], run: dict, bootstrap_samples: int = 1000) -> 
                   "error_list": [f"{r['case_id']}: {r.get('error')}" for r in errors],
                   "skipped_list": [f"{r['case_id']}: {r.get('reason')}" for r in skipped]},  # fmt: skip
         "statements": {"per_statement": per_statement, "macro": macro, "micro": binary_summary(all_pairs, bootstrap_samples)},
+        "by_source": by_source,
         "measurements": {"per_measurement": per_measurement, "pass_rate": _mean([float(x["pass"]) for x in all_meas]), "expected": len(all_meas)},
         "routing": rt,
         "grounding": {"numbers_checked": checked, "numbers_traced": traced, "rate": (traced / checked) if checked else None,
@@ -134,6 +146,16 @@ def aggregate(results: list[dict], run: dict, bootstrap_samples: int = 1000) -> 
     }
     summary["headline"] = headline(summary)
     return summary
+
+
+def group_of(result: dict, run_suite: str | None) -> str:
+    """The source a case belongs to: its id up to the first '-' (ludb,
+    mitdb, cinc2017, sinus, af, ...), prefixed with its suite in a
+    composite run such as smoke."""
+    name = result["case_id"].split("/")[-1]
+    prefix = name.split("-")[0]
+    suite = result.get("suite")
+    return prefix if not suite or suite == run_suite else f"{suite}/{prefix}"
 
 
 def headline(s: dict) -> dict:
@@ -201,6 +223,14 @@ def sections(s: dict) -> list[tuple[str, list[str], list[list[str]]]]:
                      fmt_ci(mi["specificity"], mi["specificity_ci"]), fmt_ci(mi["ppv"], mi["ppv_ci"]), fmt_ci(mi["f1"], mi["f1_ci"]), ""])  # fmt: skip
         rows.append(["**macro mean**", "", "", fmt(ma["sensitivity"], 2), fmt(ma["specificity"], 2), fmt(ma["ppv"], 2), fmt(ma["f1"], 2), ""])
         out.append(("Statements (95% bootstrap CI over cases)", ["statement", "n", "TP/FP/FN/TN", "sensitivity", "specificity", "PPV", "F1", "indeterminate"], rows))
+    bs = s.get("by_source") or {}
+    if bs:
+        rows = [[g, str(v["cases"]), str(v["statements"]["n"]), fmt_ci(v["statements"]["sensitivity"], v["statements"]["sensitivity_ci"]),
+                 fmt_ci(v["statements"]["specificity"], v["statements"]["specificity_ci"]), fmt_ci(v["statements"]["ppv"], v["statements"]["ppv_ci"]),
+                 fmt_ci(v["statements"]["f1"], v["statements"]["f1_ci"]),
+                 f"{fmt(v['measurement_pass_rate'], 2)} ({v['measurements']})" if v["measurements"] else "–"] for g, v in bs.items()]  # fmt: skip
+        out.append(("By source (case-id prefix): statements pooled, micro", ["source", "cases", "pairs", "sensitivity", "specificity", "PPV", "F1",
+                                                                             "measurement pass"], rows))  # fmt: skip
     pm = s["measurements"]["per_measurement"]
     if pm:
         rows = [[k, v.get("unit") or "", str(v["n"]), str(v["missing"]), fmt(v.get("mae"), 2) if "mae" in v else (f"(mean {v['mean_predicted']:.3g})" if "mean_predicted" in v else "–"), fmt(v.get("bias"), 2),

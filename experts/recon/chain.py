@@ -64,9 +64,21 @@ def run_cmr(study: StudyInput, output_dir: Path) -> ExpertResult:
         raise ChainUnavailable(f"CMR expert failed ({type(exc).__name__}: {exc})") from exc
 
 
-def compare_ef(recon: StudyInput, reference: StudyInput, output_dir: Path) -> EFComparison:
+# The same fully sampled reference is analysed once per process, however many
+# methods or acceleration factors are tried on it (key: hash of its pixels).
+_REFERENCE_CACHE: dict[str, ExpertResult] = {}
+_CACHE_LIMIT = 16
+
+
+def compare_ef(recon: StudyInput, reference: StudyInput, output_dir: Path, reference_key: str | None = None) -> EFComparison:
     rec_result = run_cmr(recon, output_dir / "cmr_recon")
-    ref_result = run_cmr(reference, output_dir / "cmr_reference")
+    ref_result = _REFERENCE_CACHE.get(reference_key) if reference_key else None
+    if ref_result is None:
+        ref_result = run_cmr(reference, output_dir / "cmr_reference")
+        if reference_key:
+            if len(_REFERENCE_CACHE) >= _CACHE_LIMIT:
+                _REFERENCE_CACHE.pop(next(iter(_REFERENCE_CACHE)))
+            _REFERENCE_CACHE[reference_key] = ref_result
     rec, ref = find_lvef(rec_result), find_lvef(ref_result)
     if rec is None or ref is None:
         missing = "reconstruction" if rec is None else "reference"

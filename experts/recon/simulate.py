@@ -31,15 +31,23 @@ def smooth_phase(rows: int, cols: int, rng: np.random.Generator, strength: float
 
 
 def coil_maps(coils: int, rows: int, cols: int, rng: np.random.Generator) -> np.ndarray:
-    """Birdcage sensitivities (coils, rows, cols), varied in coil-ring radius
-    and position, scaled so the RSS of the maps peaks at 1."""
+    """Birdcage sensitivities (coils, rows, cols), varied in coil-ring radius,
+    position and phase, scaled so the RSS of the maps peaks at 1.
+
+    The position shift crops a window out of maps computed on a larger grid:
+    rolling the maps instead would wrap them around the field of view and
+    put a seam into every sensitivity. The ring radius (in units of the
+    larger grid's half-width, where the window's corners reach at most
+    ≈ 1.41) keeps every coil outside the field of view: sigpy's 1/r
+    birdcage maps are singular at the coil itself."""
     import sigpy.mri as mr
 
     if coils == 1:
         return np.ones((1, rows, cols), dtype=np.complex64)
-    maps = mr.birdcage_maps((coils, rows, cols), r=float(rng.uniform(1.2, 1.8)), nzz=coils).astype(np.complex64)
-    shift = rng.integers(-rows // 10, rows // 10 + 1), rng.integers(-cols // 10, cols // 10 + 1)
-    maps = np.roll(maps, shift, axis=(1, 2))
+    pr, pc = rows // 8, cols // 8
+    big = mr.birdcage_maps((coils, rows + 2 * pr, cols + 2 * pc), r=float(rng.uniform(1.55, 2.0)), nzz=coils)
+    r0, c0 = int(rng.integers(0, 2 * pr + 1)), int(rng.integers(0, 2 * pc + 1))
+    maps = big[:, r0 : r0 + rows, c0 : c0 + cols].astype(np.complex64)
     maps *= np.exp(1j * rng.uniform(0, 2 * np.pi, (coils, 1, 1))).astype(np.complex64)
     return maps / rss(maps, 0).max()
 

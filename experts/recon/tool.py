@@ -87,7 +87,7 @@ class ReconTool(ExpertTool):
         reasons: list[str] = []
 
         kdata, reference = _prepare_reference(kdata, options, warnings)
-        method = self._choose_method(kdata, options)
+        method = self._choose_method(kdata, options, reasons)
         params = ReconParams(lam=options.lam, iterations=options.iterations, weights=options.weights)
         recon = _run_method(kdata, method, params, name)
         images = recon.images
@@ -174,13 +174,24 @@ class ReconTool(ExpertTool):
         )
 
     @staticmethod
-    def _choose_method(kdata: KSpaceStudy, options: ReconOptions) -> str:
+    def _choose_method(kdata: KSpaceStudy, options: ReconOptions, reasons: list[str]) -> str:
+        """'auto': the best method measured on held-out simulated cine
+        (experts/recon/README.md) that the data allow."""
+        from experts.recon.methods.coil_maps import MIN_CALIBRATION
+        from experts.recon.methods.common import calibration_width
+        from experts.recon.methods.varnet import EMBEDDED_WEIGHTS
+
         if options.method != "auto":
             return options.method
         if kdata.fully_sampled:
             return "zero_filled"  # inverse FFT + RSS is the exact fully sampled image
-        if kdata.coils < 2:
-            return "cs"
+        if kdata.coils > 1 and calibration_width(kdata) < MIN_CALIBRATION:
+            reasons.append("too few calibration lines for coil maps: zero-filled reconstruction only")
+            return "zero_filled"
+        cartesian = kdata.line_mask() is not None
+        weights_ok = options.weights is not None or EMBEDDED_WEIGHTS.is_file()
+        if kdata.coils > 1 and kdata.frames > 1 and cartesian and weights_ok and kdata.acs_lines() >= 8:
+            return "varnet"  # trained for multi-coil Cartesian cine
         return "cs"
 
 
@@ -300,8 +311,11 @@ def _ef_check(study, ref_images, out_path, derived, spacing, kdata, output_dir, 
         display_names=[ref_path.name],
         meta={"format": "nifti", "derived_from": study.study_id},
     )
+    import hashlib
+
+    key = hashlib.sha256(np.ascontiguousarray(ref_images).tobytes() + repr(spacing).encode()).hexdigest()
     try:
-        cmp = compare_ef(derived, ref_study, output_dir / "ef_check")
+        cmp = compare_ef(derived, ref_study, output_dir / "ef_check", reference_key=key)
     except ChainUnavailable as exc:
         warnings.append(f"LVEF preservation not checked: {exc}")
         return []

@@ -14,8 +14,9 @@ still beat the classical baselines on cine. So:
 - small 96×96 crops and 2 frames per step keep a step cheap; the network
   (5 cascades, 12-channel 3-level U-Nets) keeps fastMRI's module layout;
 - cine view sharing: the cascades start from k-space whose unsampled lines
-  are filled from the time-averaged k-space (`init = "view_sharing"` in the
-  sidecar JSON), which the data-consistency term then corrects.
+  are copied from the nearest frame that sampled them (sliding window,
+  `init = "view_sharing_nearest"` in the sidecar JSON); the data-consistency
+  term keeps the measured lines.
 
 Usage (the command that produced the committed weights is in MODEL_CARD.md):
     .venv/bin/python -m experts.recon.train --minutes 9 --seed 0
@@ -78,7 +79,7 @@ def random_sample(bank: list[np.ndarray], rng: np.random.Generator):
     """One simulated undersampled cine crop → tensors for FRAMES_PER_STEP frames."""
     import torch
 
-    from experts.recon.kspace import time_averaged_kspace
+    from experts.recon.kspace import view_shared_kspace
     from experts.recon.simulate import fully_sampled_study, undersample
 
     cine = bank[rng.integers(len(bank))]
@@ -101,10 +102,10 @@ def random_sample(bank: list[np.ndarray], rng: np.random.Generator):
         us = undersample(full, float(rng.uniform(2.5, 6.0)), pattern="random", acs=acs, seed=int(rng.integers(1 << 31)))
     scale = float(np.percentile(us.reference, 99)) or 1.0
     ksp = us.kspace[:, 0] / scale
-    avg = time_averaged_kspace(us.kspace, us.mask)[0] / scale
+    shared_all = view_shared_kspace(us.kspace, us.mask)[:, 0] / scale
     frames = rng.choice(us.frames, size=FRAMES_PER_STEP, replace=False)
     mask = us.mask[frames, 0]
-    shared = np.where(mask[:, None], ksp[frames], avg[None]).astype(np.complex64)
+    shared = shared_all[frames]
     to_t = lambda a: torch.view_as_real(torch.from_numpy(np.ascontiguousarray(a, dtype=np.complex64)))  # noqa: E731
     return (
         to_t(ksp[frames]),
@@ -202,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}, args.out)
     config = {
         "architecture": ARCH,
-        "init": "view_sharing",
+        "init": "view_sharing_nearest",
         "steps": step,
         "train_seconds": round(time.time() - loop_start, 1),
         "crop": CROP,

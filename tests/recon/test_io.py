@@ -134,3 +134,20 @@ def test_mask_inference_and_acs():
     study = KSpaceStudy(kspace=ksp, mask=mask, source_format="npz")
     assert study.acceleration() == pytest.approx(16 / 5)
     assert study.line_mask().shape == (2, 1, 16)
+
+
+def test_view_sharing_takes_the_nearest_sampling_frame():
+    from experts.recon.kspace import view_shared_kspace
+
+    frames, cols = 6, 9
+    ksp = np.zeros((frames, 1, 1, 2, cols), np.complex64)
+    mask = np.zeros((frames, 1, 2, cols), bool)
+    for t in range(frames):
+        mask[t, :, :, t % 3 :: 3] = True
+        ksp[t, :, :, :, t % 3 :: 3] = t + 1  # value = source frame + 1
+    shared = view_shared_kspace(ksp, mask)
+    sampled = np.broadcast_to(mask[:, :, None], ksp.shape)
+    np.testing.assert_array_equal(shared[sampled], ksp[sampled])  # measured lines untouched
+    assert shared[0, 0, 0, 0, 1] == 2  # column 1 sampled by frames 1 and 4: frame 1 is nearer
+    assert shared[0, 0, 0, 0, 2] == 6  # column 2 sampled by frames 2 and 5: frame 5 is 1 away cyclically
+    assert shared[3, 0, 0, 0, 2] == 3  # frame 3: frame 2 (distance 1) beats frame 5 (distance 2)

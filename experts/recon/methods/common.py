@@ -45,15 +45,17 @@ def intensity_scale(study: KSpaceStudy) -> float:
 
 
 def calibration_width(study: KSpaceStudy, cap: int = 32) -> int:
-    """Central phase-encode lines usable for coil calibration: the ACS block,
-    or, when it is narrow, the block sampled in at least one frame (time
-    averaging fills it for time-interleaved cine)."""
+    """Central phase-encode lines usable for coil calibration: the ACS block
+    (sampled in every frame, so time averaging only lowers its noise), or,
+    when it is narrow, the block sampled in at least one frame (filled by
+    time averaging for time-interleaved cine; frames then disagree where the
+    heart moves, so it is the second choice)."""
+    from experts.recon.kspace import acs_width
+
     acs = study.acs_lines()
     if acs >= 16:
         return min(acs, cap)
     union = study.mask.any(axis=0)[None]
-    from experts.recon.kspace import acs_width
-
     return min(acs_width(union), cap)
 
 

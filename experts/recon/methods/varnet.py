@@ -17,7 +17,7 @@ import numpy as np
 
 from experts.core.errors import InputError, ToolUnavailable
 from experts.core.tool import sha256_file
-from experts.recon.kspace import KSpaceStudy, time_averaged_kspace
+from experts.recon.kspace import KSpaceStudy, time_averaged_kspace, view_shared_kspace
 from experts.recon.methods.common import ReconOutput, ReconParams
 
 EMBEDDED_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "varnet_cine_small.pt"
@@ -61,8 +61,15 @@ def run(study: KSpaceStudy, params: ReconParams, display_name: str = "k-space") 
     if acs < MIN_ACS:
         raise InputError(display_name, f"only {acs} ACS lines; the VarNet sensitivity network needs at least {MIN_ACS}")
     model, path = load_model(params.weights)
-    view_sharing = weights_config(path).get("init") == "view_sharing" and study.frames > 1
-    averaged = time_averaged_kspace(study.kspace, study.mask) if view_sharing else None
+    init_kind = weights_config(path).get("init") if study.frames > 1 else None
+    if init_kind == "view_sharing_nearest":
+        shared_all = view_shared_kspace(study.kspace, study.mask)
+    elif init_kind == "view_sharing":  # whole-cycle average (first embedded model)
+        averaged = time_averaged_kspace(study.kspace, study.mask)
+        shared_all = np.where(study.mask[:, :, None], study.kspace, averaged[None]).astype(np.complex64)
+    else:
+        shared_all = None
+    view_sharing = shared_all is not None
     out = np.empty((study.frames, study.slices, *study.matrix), dtype=np.float32)
     batch = max(1, params.frame_batch)
     with torch.inference_mode():
@@ -73,9 +80,8 @@ def run(study: KSpaceStudy, params: ReconParams, display_name: str = "k-space") 
                 k = torch.view_as_real(torch.from_numpy(ksp))
                 m = torch.from_numpy(msk)[:, None, :, :, None]
                 init = None
-                if averaged is not None:
-                    shared = np.where(msk[:, None], ksp, averaged[z][None]).astype(np.complex64)
-                    init = torch.view_as_real(torch.from_numpy(shared))
+                if shared_all is not None:
+                    init = torch.view_as_real(torch.from_numpy(np.ascontiguousarray(shared_all[t0 : t0 + batch, z])))
                 out[t0 : t0 + batch, z] = model(k, m, acs, init).numpy()
     n_casc = len(model.cascades)
     return ReconOutput(

@@ -312,7 +312,7 @@ def _measurement_problem(x: dict) -> str:
         want.append(f"flag {x['expected_flag']} (got {x.get('flag')})")
     if x.get("unit_ok") is False:
         want.append(f"unit {x['unit']} (got {x.get('predicted_unit')})")
-    return f"{x['name']}: {fmt(x['predicted'], 2)} ({', '.join(want)})"
+    return f"{x['name']}: {x['predicted']:.4g} ({', '.join(want)})"
 
 
 CASE_HEADER = ["case", "status", "statements correct", "measurements pass", "seconds", "problems"]

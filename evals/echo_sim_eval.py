@@ -14,9 +14,11 @@ Metrics per method (embedded U-Net, classical threshold + active contour):
 * Dice of the LV mask at the clip's own resolution, all frames;
 * EF (beat-averaged, method of discs): MAE, bias, Pearson r vs truth;
 * EDV/ESV MAE (mL);
-* ED / ES frame error: for each true ED (ES) frame, distance to the nearest
+* ED / ES frame error: for each true ES frame, and each true ED frame that
+  opens a complete ejection in the clip, the distance to the nearest
   detected one (frames), and the share of true events with none within
   half a cycle (missed);
+* heart rate error against the rate of the beats inside the clip;
 * share of clips where no beat was found (no EF reported);
 * a robustness curve: the same metrics with thermal noise forced to each
   level of `--noise-levels`.
@@ -82,10 +84,13 @@ def score_clip(sim, seed: int, segmenter) -> dict:
     runtime = time.perf_counter() - t0
     pred = an.original_masks()
     dices = [_dice(pred[i], truth[i]) for i in range(len(truth)) if truth[i].any()]
-    half = 0.5 * sim.fps * 60.0 / sim.params.heart_rate_bpm
+    half = 0.5 * sim.fps * 60.0 / sim.heart_rate_in_clip
     ed_pred = [b.ed for b in an.beats]
     es_pred = [b.es for b in an.beats]
-    ed_err, ed_miss = _event_errors(sim.ed_frames, sorted(set(an.cycles.ed_frames if an.cycles else ed_pred)), half)
+    # ED events that open a complete ejection in the clip (the expert only
+    # reports ED as the start of a beat); every ES in the clip.
+    true_ed = [ed for ed, _ in sim.beats()]
+    ed_err, ed_miss = _event_errors(true_ed, sorted(set(an.cycles.ed_frames if an.cycles else ed_pred)), half)
     es_err, es_miss = _event_errors(sim.es_frames, sorted(set(an.cycles.es_frames if an.cycles else es_pred)), half)
     v = sim.volumes_ml
     return {
@@ -101,9 +106,9 @@ def score_clip(sim, seed: int, segmenter) -> dict:
         "es_err": es_err,
         "ed_missed": ed_miss,
         "es_missed": es_miss,
-        "n_true_ed": len(sim.ed_frames),
+        "n_true_ed": len(true_ed),
         "n_true_es": len(sim.es_frames),
-        "hr_true": sim.params.heart_rate_bpm,
+        "hr_true": sim.heart_rate_in_clip,
         "hr_pred": an.heart_rate_bpm,
         "quality": an.quality.verdict,
         "noise": sim.params.noise,

@@ -11,11 +11,12 @@ Algorithm:
    the dark component nearest where the standard apical orientation puts
    the LV (image right of the midline, upper half): the LV core, cut off
    from the atrium by the moving leaflets.
-2. Per frame, evolve a morphological Chan-Vese level set (Marquez-Neila,
-   Baumela & Alvarez, IEEE TPAMI 2014: binary level set, region-mean data
-   term, curvature smoothing by SI/IS line operators) starting from the
-   previous frame's mask, inside a band around it, so the contour follows
-   the wall and cannot run off into other chambers in one step.
+2. Per frame, threshold at Otsu's level inside a region of interest
+   around that core (and above its annulus limit), keep the dark component
+   holding the core's centre, and refine its border with a few iterations
+   of a morphological Chan-Vese level set (Marquez-Neila, Baumela & Alvarez,
+   IEEE TPAMI 2014: binary level set, region-mean data term, curvature
+   smoothing by SI/IS line operators).
 """
 
 from __future__ import annotations
@@ -122,33 +123,45 @@ def _initial_lv(max_img: np.ndarray, fan: np.ndarray) -> tuple[np.ndarray, int]:
     lab, _ = ndimage.label(dark)
     core = ndimage.binary_fill_holes(lab == lab[seed])
     rr = np.nonzero(core.any(axis=1))[0]
-    limit = int(rr.max() + 0.15 * (rr.max() - rr.min()) + 2)
+    limit = int(rr.max() + 0.35 * (rr.max() - rr.min()) + 2)
     return core, limit
 
 
 def segment_clip(grey: np.ndarray, fan: np.ndarray) -> np.ndarray:
-    """(T, S, S) grey 0..255 -> (T, S, S) float32 binary masks."""
+    """(T, S, S) grey 0..255 -> (T, S, S) float32 binary masks.
+
+    Each frame is thresholded on its own (Otsu inside a region of interest
+    around the LV core, above the annulus limit), the dark component holding
+    the core's centre is kept, and a few active-contour iterations refine
+    its border. Frames are independent, so the contour follows the wall
+    from ES to ED instead of sticking to the previous frame."""
     smooth = np.stack([ndimage.gaussian_filter(f, 1.2) for f in grey]).astype(np.float32)
-    init, cut = _initial_lv(ndimage.gaussian_filter(smooth.max(axis=0), 1.0), fan)
+    core, limit = _initial_lv(ndimage.gaussian_filter(smooth.max(axis=0), 1.0), fan)
     out = np.zeros(grey.shape, np.float32)
-    if not init.any():
+    if not core.any():
         return out
-    prev = init
-    target_area = init.sum()
-    allowed = fan.copy()
-    allowed[cut:] = False  # the base descends a little in diastole; the atrium stays out
+    cc = np.nonzero(core.any(axis=0))[0]
+    margin = max(3, int(0.35 * (cc.max() - cc.min() + 1)))
+    roi = ndimage.binary_dilation(core, iterations=margin) & fan
+    roi[limit:] = False
+    seed = np.unravel_index(int(np.argmax(ndimage.distance_transform_edt(core))), core.shape)
+    prev = core
     for t in range(grey.shape[0]):
-        band = ndimage.binary_dilation(prev, iterations=4) & allowed
-        u = morphological_chan_vese(smooth[t], prev, band)
-        lab, n = ndimage.label(u)
-        if n > 1:
-            overlaps = ndimage.sum(prev, lab, index=np.arange(1, n + 1))
-            u = lab == (int(np.argmax(overlaps)) + 1)
-        u = ndimage.binary_fill_holes(u)
-        # A leak (through the open mitral valve) or a collapse is rejected:
-        # keep the previous contour rather than follow it.
-        if not u.any() or u.sum() > 1.6 * target_area or u.sum() < 0.3 * target_area:
-            u = prev
+        img = smooth[t]
+        dark = ndimage.binary_opening((img < otsu_threshold(img[roi])) & roi, structure=np.ones((3, 3)))
+        lab, n = ndimage.label(dark)
+        u = np.zeros_like(core)
+        if n:
+            k = lab[seed] if lab[seed] else int(np.argmax(ndimage.sum(core, lab, np.arange(1, n + 1)))) + 1
+            u = ndimage.binary_fill_holes(lab == k)
+        if u.any():
+            u = morphological_chan_vese(img, u, roi, iterations=3)
+            lab, n = ndimage.label(u)
+            if n > 1:
+                u = lab == (int(np.argmax(ndimage.sum(core, lab, np.arange(1, n + 1)))) + 1)
+            u = ndimage.binary_fill_holes(u)
+        if not u.any():
+            u = prev  # nothing dark around the core this frame: keep the last contour
         out[t] = u
         prev = u
     return out

@@ -8,14 +8,17 @@ prominence relative to its trimmed range). We:
 
 1. smooth lightly (Savitzky-Golay, ~60 ms window) to suppress frame jitter
    without moving the extremes;
-2. find minima (ES) and maxima (ED) with scipy.signal.find_peaks, with a
-   minimum spacing of 0.3 s (200/min) and a prominence of 30% of the
-   5th-95th percentile range, so noise is not taken for beats; extremes at
-   the clip edges are not peaks (the true extreme may lie outside);
-3. pair each ES with the last ED before it (and after the previous ES):
-   one beat = one ejection.
+2. ES: interior local minima (scipy.signal.find_peaks, >= 0.3 s apart,
+   i.e. <= 200/min) reached by a fall of at least half the 5th-95th
+   percentile range since the previous ES, so noise and diastasis dips are
+   not taken for beats (the fall is measured on the left only, so an ES
+   near the end of the clip still counts);
+3. ED of each beat: the largest area between the previous ES (or the clip
+   start) and this ES, if it is a real peak inside the clip; a maximum on
+   the first frame may lie before the clip and is not used.
 
-Heart rate is 60 * fps / median(ED-to-ED and ES-to-ES intervals).
+Heart rate is 60 * fps / mean cycle length, the cycle length being the
+span between the first and last ES (and ED) over the cycles it contains.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 MIN_PERIOD_S = 0.3  # 200/min
+MAX_PERIOD_S = 2.0  # 30/min: how far back an end-diastole may lie
 DEFAULT_MIN_DISTANCE_FRAMES = 8  # when the frame rate is unknown (assumes >= ~27 frames/s)
-PROMINENCE_FRACTION = 0.3
+DEFAULT_MAX_PERIOD_FRAMES = 60
+PROMINENCE_FRACTION = 0.5  # as EchoNet-Dynamic's systole picker
 MIN_RELATIVE_EXCURSION = 0.05  # area range / median area below which the LV "does not move"
 
 
@@ -42,7 +47,7 @@ class CycleAnalysis:
     ed_frames: list[int]
     es_frames: list[int]
     beats: list[Beat]
-    rr_frames: float | None  # median cycle length in frames
+    rr_frames: float | None  # mean cycle length in frames
     notes: list[str] = field(default_factory=list)
 
     def heart_rate_bpm(self, fps: float | None) -> float | None:
@@ -73,19 +78,37 @@ def find_beats(area: np.ndarray, fps: float | None) -> CycleAnalysis:
         notes.append(f"the LV area changes by less than {MIN_RELATIVE_EXCURSION:.0%} over the clip: no contraction found")
         return CycleAnalysis(a, [], [], [], None, notes)
     distance = max(3, int(MIN_PERIOD_S * fps)) if fps else DEFAULT_MIN_DISTANCE_FRAMES
-    prominence = PROMINENCE_FRACTION * (hi - lo)
-    es, _ = find_peaks(-a, distance=distance, prominence=prominence)
-    ed, _ = find_peaks(a, distance=distance, prominence=prominence)
-    es_l, ed_l = [int(i) for i in es], [int(i) for i in ed]
+    window = int(MAX_PERIOD_S * fps) if fps else DEFAULT_MAX_PERIOD_FRAMES
+    drop_needed = PROMINENCE_FRACTION * (hi - lo)
+
+    # ES: interior local minima reached by a sufficient fall from the
+    # largest area of the preceding cycle. Measuring the fall on the left
+    # only keeps an ES near the end of the clip (its right side is cut off).
+    minima, _ = find_peaks(-a, distance=distance)
+    es_l: list[int] = []
+    for m in minima:
+        start = es_l[-1] if es_l else max(0, m - window)  # the fall must happen after the previous ES
+        if a[start : m + 1].max() - a[m] >= drop_needed:
+            es_l.append(int(m))
+    # ED of each ejection: the largest area between the previous ES (or the
+    # clip start) and this ES, if it is a true peak inside the clip; a
+    # maximum on the first frame may lie before the clip and is not used.
     beats: list[Beat] = []
-    prev_es = -1
-    for s in es_l:
-        candidates = [d for d in ed_l if prev_es < d < s]
-        if candidates:
-            beats.append(Beat(ed=candidates[-1], es=s))
-        prev_es = s
-    intervals = list(np.diff(ed_l)) + list(np.diff(es_l))
-    rr = float(np.median(intervals)) if intervals else None
+    ed_l: list[int] = []
+    prev = max(0, (es_l[0] - window) if es_l else 0)
+    for s_ in es_l:
+        seg = a[prev:s_]
+        if seg.size >= 2:
+            ed = prev + int(np.argmax(seg))
+            if ed > 0 and a[ed] >= a[ed - 1] and a[ed] - a[s_] >= drop_needed:
+                beats.append(Beat(ed=ed, es=s_))
+                ed_l.append(ed)
+        prev = s_
+    # Cycle length: the span from the first to the last ES (and ED) divided
+    # by the number of cycles in it, which averages out the one-frame
+    # quantisation of single intervals.
+    spans = [(x[-1] - x[0], len(x) - 1) for x in (es_l, ed_l) if len(x) >= 2]
+    rr = float(sum(s for s, _ in spans) / sum(k for _, k in spans)) if spans else None
     if not beats:
         notes.append("no end-diastole followed by end-systole was found in the LV area curve")
-    return CycleAnalysis(a, ed_l, es_l, beats, rr, notes)
+    return CycleAnalysis(a, sorted(ed_l), es_l, beats, rr, notes)

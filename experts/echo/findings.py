@@ -93,7 +93,7 @@ def build_findings(an: EchoAnalysis, study_id: str, display_name: str, source: S
     hr = an.heart_rate_bpm
     if hr is not None and 25 <= hr <= 250:
         frames = sorted(set(an.cycles.ed_frames) | set(an.cycles.es_frames)) if an.cycles else all_frames
-        add("heart_rate", "Heart rate (from LV area cycles)", hr, "/min", f"60 x frame rate / median cycle length in frames (frame rate from {an.clip.fps_source})", Evidence(file=display_name, location="LV area curve", frames=frames, time_span_s=_frames_span(frames, fps)))
+        add("heart_rate", "Heart rate (from LV area cycles)", hr, "/min", f"60 x frame rate / mean cycle length between successive end-systoles and end-diastoles of the LV area curve (frame rate from {an.clip.fps_source})", Evidence(file=display_name, location="LV area curve", frames=frames, time_span_s=_frames_span(frames, fps)))
     elif hr is not None:
         warnings.append("heart rate from the area curve is implausible and is not reported")
     elif an.clip.fps is not None:

@@ -519,6 +519,20 @@ class SimulatedClip:
     sector: SectorGeometry
     ed_frames: list[int] = field(default_factory=list)
     es_frames: list[int] = field(default_factory=list)
+    beat_starts_s: np.ndarray | None = None  # ED instants of the volume curve
+
+    @property
+    def heart_rate_in_clip(self) -> float:
+        """Heart rate over the beats that start inside the clip (beat-to-beat
+        jitter makes it differ from the nominal parameter)."""
+        dur = self.params.n_frames / self.params.fps
+        b = self.beat_starts_s
+        if b is None:
+            return self.params.heart_rate_bpm
+        inside = np.where((b[:-1] >= 0) & (b[:-1] < dur))[0]
+        if inside.size == 0:
+            return self.params.heart_rate_bpm
+        return float(60.0 / np.mean(np.diff(b)[inside]))
 
     @property
     def fps(self) -> float:
@@ -669,7 +683,7 @@ def simulate_clip(p: SimParams, frame_indices: list[int] | None = None) -> Simul
         frames[i] = np.where(fan, np.round(cart * 255), 0).astype(np.uint8)
     masks &= fan[None]
     ed, es = _true_ed_es(vc, p)
-    return SimulatedClip(p, frames, masks, fan, vc.volumes_ml.astype(float), geo, ed, es)
+    return SimulatedClip(p, frames, masks, fan, vc.volumes_ml.astype(float), geo, ed, es, vc.beat_starts_s)
 
 
 # --------------------------------------------------------------------------

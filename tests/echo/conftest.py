@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 
@@ -56,7 +55,3 @@ def run_tool(path: Path | str, fmt: str, out: Path, display: str | None = None, 
 
     study = StudyInput(study_id="echo-1", modality=Modality.ECHO, files=[str(path)], display_names=[display or Path(path).name], meta={"format": fmt})
     return EchoTool().run(ToolRequest(study=study, patient=PatientContext(**(patient or {})), output_dir=str(out), options=options))
-
-
-def rgb(frames: np.ndarray) -> np.ndarray:
-    return np.repeat(frames[..., None], 3, axis=-1)

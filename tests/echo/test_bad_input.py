@@ -8,7 +8,7 @@ import pytest
 
 from experts.core.errors import InputError
 from experts.echo.simulate import add_colour_doppler, embed_in_display, sample_params, simulate_clip
-from experts.echo.writers import write_us_dicom, write_video
+from experts.echo.writers import write_us_dicom
 from tests.echo.conftest import pydicom_data_file, run_tool
 
 

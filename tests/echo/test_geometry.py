@@ -13,7 +13,6 @@ from experts.echo.cycles import find_beats
 from experts.echo.sector import detect_fan, preprocess
 from experts.echo.simulate import lv_axes_for_volume, sample_params, simulate_clip, truncated_ellipsoid_volume_ml
 from experts.echo.volumes import lv_geometry
-from tests.echo.conftest import rgb
 
 
 def _dice(a, b):

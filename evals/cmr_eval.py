@@ -18,6 +18,7 @@ Two test sets:
    separately.
 
     .venv/bin/python evals/cmr_eval.py [--sim 12] [--weights experts/cmr/weights/cmr_unet2d.pt] [--json out.json]
+    .venv/bin/python evals/cmr_eval.py --cross-validate A.pt B.pt C.pt   # leave-one-patient-out on Sunnybrook
 
 Prints per-structure Dice / HD95 (mean, and per case for Sunnybrook), and
 MAE, Pearson r, Bland-Altman bias and 95 % limits for EDV, ESV, EF, mass.
@@ -124,7 +125,7 @@ def eval_simulated(n: int, seg, log) -> dict:
     }
 
 
-def eval_sunnybrook(root: Path, seg, held_out: set[str], log) -> dict:
+def eval_sunnybrook(root: Path, seg, held_out: set[str], log, only: set[str] | None = None) -> dict:
     from experts.cmr.contours import load_sunnybrook_reference, reference_volumes
     from experts.cmr.io_dicom import read_dicom_cine
     from experts.cmr.quantify import quantify
@@ -132,6 +133,8 @@ def eval_sunnybrook(root: Path, seg, held_out: set[str], log) -> dict:
 
     out = {}
     for d in sorted(p for p in root.iterdir() if p.is_dir()):
+        if only is not None and d.name not in only:
+            continue
         stack = read_dicom_cine(sorted(str(f) for f in (d / "dicom").glob("*.dcm")))
         ref = load_sunnybrook_reference(d, stack)
         res = segment_stack(stack, seg)
@@ -197,7 +200,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sunnybrook", default=str(DEFAULT_SB))
     ap.add_argument("--weights", default=None, help="checkpoint to evaluate (default: the embedded one)")
     ap.add_argument("--json", default=None)
+    ap.add_argument(
+        "--cross-validate",
+        nargs="+",
+        default=None,
+        metavar="CKPT",
+        help="checkpoints trained with different --holdout; each is scored only on its held-out Sunnybrook patient(s) and the results pooled",
+    )
     args = ap.parse_args(argv)
+    if args.cross_validate:
+        return cross_validate([Path(p) for p in args.cross_validate], Path(args.sunnybrook), args.json)
 
     import torch
 
@@ -245,14 +257,59 @@ def main(argv: list[str] | None = None) -> int:
         for subset, keep in (("held-out", True), ("training", False)):
             cases = [c for c in report["sunnybrook"].values() if c["held_out"] == keep]
             if len(cases) > 1:
-                for mode in ("matched", "automatic"):
-                    print(f"  {subset} patients, {mode}:")
-                    for k in ("lv_edv", "lv_esv", "lvef", "lv_mass"):
-                        pairs = [(c[mode][k], c["reference"][k]) for c in cases if k in c[mode] and k in c["reference"]]
-                        if pairs:
-                            print(_fmt_agreement(k, agreement(*zip(*pairs)), "%" if k == "lvef" else ("g" if k == "lv_mass" else "mL")))
+                _print_volume_agreement(cases, f"{subset} patients")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1, default=float))
+    return 0
+
+
+def _print_volume_agreement(cases: list[dict], title: str) -> None:
+    for mode in ("matched", "automatic"):
+        print(f"  {title}, {mode}:")
+        for k in ("lv_edv", "lv_esv", "lvef", "lv_mass"):
+            pairs = [(c[mode][k], c["reference"][k]) for c in cases if k in c[mode] and k in c["reference"]]
+            if pairs:
+                print(_fmt_agreement(k, agreement(*zip(*pairs)), "%" if k == "lvef" else ("g" if k == "lv_mass" else "mL")))
+
+
+def cross_validate(checkpoints: list[Path], root: Path, json_out: str | None) -> int:
+    """Each Sunnybrook patient scored by a model that never saw it."""
+    import torch
+
+    torch.set_num_threads(1)
+    from experts.cmr.models import load_checkpoint
+
+    started = time.time()
+
+    def log(msg: str) -> None:
+        print(f"[{time.time() - started:6.1f}s] {msg}", flush=True)
+
+    pooled: dict[str, dict] = {}
+    for ckpt in checkpoints:
+        seg = load_checkpoint(ckpt)
+        held = set(seg.info.get("held_out_patients", []))
+        log(f"{ckpt.name}: held out {sorted(held)}")
+        for name, case in eval_sunnybrook(root, seg, held, log, only=held).items():
+            case["checkpoint"] = ckpt.name
+            pooled[name] = case
+    print("\nSunnybrook, each patient held out of its model's training:")
+    for name, c in pooled.items():
+        print(
+            f"  {name} ({c['checkpoint']}): Dice LV {c['dice_lv']:.3f} HD95 {c['hd95_lv_mm']:.1f} mm; "
+            f"MYO(ED) {c['dice_myo_ed']:.3f} HD95 {c['hd95_myo_mm']:.1f} mm"
+        )
+    if pooled:
+        print(
+            "  mean Dice LV {:.3f}, MYO {:.3f}; HD95 LV {:.1f} mm, MYO {:.1f} mm".format(
+                np.mean([c["dice_lv"] for c in pooled.values()]),
+                np.mean([c["dice_myo_ed"] for c in pooled.values()]),
+                np.mean([c["hd95_lv_mm"] for c in pooled.values()]),
+                np.mean([c["hd95_myo_mm"] for c in pooled.values()]),
+            )
+        )
+        _print_volume_agreement(list(pooled.values()), f"{len(pooled)} held-out patients")
+    if json_out:
+        Path(json_out).write_text(json.dumps(pooled, indent=1, default=float))
     return 0
 
 

@@ -223,6 +223,18 @@ class _Renderer:
             (rng.uniform(0, 2 * np.pi), rng.uniform(3, 12), rng.uniform(0.2, 0.9)) for _ in range(int(rng.integers(1, 5)))
         ]
         self.trab = [(rng.uniform(0, 2 * np.pi), rng.uniform(0.2, 0.8), rng.uniform(1.0, 2.2)) for _ in range(heart.trabeculae)]
+        # trabecular zone: dark strands in a band inside the endocardial border (labelled pool)
+        self.trab_band = rng.uniform(0.5, 4.5)
+        self.trab_modes = [(int(k), rng.uniform(0.3, 1.0), rng.uniform(0, 2 * np.pi)) for k in rng.integers(7, 30, 6)]
+        self.trab_thr = rng.uniform(0.0, 0.7)
+        # epicardial fat over part of the circumference, sometimes with the dark
+        # chemical-shift edge bSSFP draws at fat-water interfaces
+        self.epi_fat_width = rng.uniform(0.0, 7.0)
+        self.epi_fat_modes = [(int(k), rng.uniform(0.3, 1.0), rng.uniform(0, 2 * np.pi)) for k in rng.integers(1, 5, 3)]
+        self.epi_fat_thr = rng.uniform(-0.6, 0.5)
+        self.shift_line = bool(rng.random() < 0.5)
+        # mediastinal tissue next to the heart: its contrast with myocardium varies
+        self.surround = float(rng.uniform(0.1, 0.6))
         self.pap_angles = (heart.rv_angle + np.pi + rng.normal(0.7, 0.2), heart.rv_angle + np.pi - rng.normal(0.8, 0.2))
         self.box_radius = heart.lv_radius_mm + heart.wall_mm + 2 * heart.rv_depth_mm + 18.0
         # clutter: vessels, fat planes, bowel, chest-wall muscle -- bright round things that are not the LV
@@ -313,7 +325,7 @@ class _Renderer:
         img[d_sp <= sr * 0.7] = t.bone * 1.3
         return img
 
-    def heart(self, x, y, r, th, rn, fat_sectors, w: float, tau: float, base: np.ndarray | None):
+    def heart(self, x, y, r, th, rn, fat_sectors, trab_f, epi_f, w: float, tau: float, base: np.ndarray | None):
         """Labels, and (if `base` is given) intensities drawn over `base`,
         at heart-frame points; r, th, rn are precomputed polar coordinates
         (rn: radius divided by the angular shape modulation)."""
@@ -352,8 +364,16 @@ class _Renderer:
             labels[epi] = MYO
             labels[endo] = LV
             if img is not None:
+                near = (rn > r_epi) & (rn < r_epi + 25) & (img == t.muscle) & (labels == 0)
+                img[near] = self.surround
+                if self.epi_fat_width > 0.5:
+                    fat = (rn > r_epi) & (rn <= r_epi + self.epi_fat_width) & (epi_f > self.epi_fat_thr) & (labels == 0)
+                    img[fat] = t.fat
+                    if self.shift_line:
+                        img[fat & (rn <= r_epi + 1.2)] = t.lung
                 img[epi] = t.myo
                 img[endo] = t.blood
+                img[endo & (rn > r_endo - self.trab_band) & (trab_f > self.trab_thr)] = t.myo * 1.15
                 if r_endo > 4:  # papillary muscles and trabeculae: dark, inside the pool label
                     c = float(contraction(tau, h.tau_es))
                     if h.papillary and 0.2 < s < 0.8:
@@ -374,7 +394,12 @@ class _Renderer:
         for k, (amp, ph) in enumerate(self.h.shape_modes, start=2):
             mod = mod + amp * np.cos(k * th + ph)
         sectors = [np.abs(np.angle(np.exp(1j * (th - ang)))) < depth for ang, _w, depth in self.pericardial_fat]
-        return r, th, r / mod, sectors
+
+        def pattern(modes):
+            f = sum(a * np.cos(k * th + ph) for k, a, ph in modes)
+            return f / (sum(a for _, a, _ in modes) + 1e-6)
+
+        return r, th, r / mod, sectors, pattern(self.trab_modes), pattern(self.epi_fat_modes)
 
 
 def _bias_field(rows: int, cols: int, strength: float, rng: np.random.Generator) -> np.ndarray:

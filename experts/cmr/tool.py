@@ -169,7 +169,8 @@ class CMRTool(ExpertTool):
                 "not validated on patients (see experts/cmr/MODEL_CARD.md)"
             )
         if located == "motion":
-            warnings.append("heart located from cine motion (the wide-field network pass found no LV)")
+            why = "the wide-field network pass found no LV" if seg is not None and seg.coarse is not None else "these weights have no wide-field pass"
+            warnings.append(f"heart located from cine motion ({why}); check the montage")
 
         sex = patient.sex
         if sex is None and stack.patient_sex:

@@ -11,7 +11,9 @@ Data, all generated or public-domain:
   labelled by the experts' contours. They carry no RV label and, at ES, no
   epicardium, so the loss is the likelihood of the *set* of classes a pixel
   may belong to (e.g. "background or RV" outside the LV at ED), and Dice is
-  computed only for classes a sample fully determines.
+  computed only for classes a sample fully determines. Slices the experts
+  left uncontoured beyond the contoured range (atrium, apical cap) enter as
+  "no LV pool here" at the experts' ED and ES phases.
 
 Every sample goes through `preprocess.GridMap` and `normalise` exactly as
 at inference, with random rotation, mirroring, pixel size, centring error,
@@ -44,7 +46,7 @@ SUNNYBROOK_PATIENTS = ("SC-HF-I-1", "SC-HF-I-2", "SC-HF-I-4")
 SIM_SEED_BASE = 100_000
 
 # label modes: which classes an unlabelled pixel may belong to
-MODE_FULL, MODE_ED_CONTOURS, MODE_ES_CONTOURS = 0, 1, 2
+MODE_FULL, MODE_ED_CONTOURS, MODE_ES_CONTOURS, MODE_NO_LV = 0, 1, 2, 3
 
 
 @dataclass
@@ -110,7 +112,15 @@ def sunnybrook_images(root: Path, patients: list[str], log) -> list[Image2D]:
                     MODE_ED_CONTOURS if im.has_epi else MODE_ES_CONTOURS,
                 )
             )
-        log(f"  Sunnybrook {p}: {len(ref.images)} contoured images")
+        # slices the experts left uncontoured beyond the contoured range (atrium above the base,
+        # the apical cap): no LV pool there by their judgement; myocardium and RV stay possible
+        contoured = sorted({im.slice for im in ref.images})
+        phases = sorted({im.phase for im in ref.images})
+        negatives = [z for z in range(stack.n_slices) if z < contoured[0] or z > contoured[-1]]
+        for z in negatives:
+            for t in phases:
+                out.append(Image2D(stack.images[t, z], np.zeros(stack.images.shape[2:], np.uint8), stack.pixel_spacing_mm, centre, MODE_NO_LV))
+        log(f"  Sunnybrook {p}: {len(ref.images)} contoured images, {len(negatives) * len(phases)} uncontoured end-slice images")
     return out
 
 
@@ -126,6 +136,9 @@ def allowed_classes(labels, modes):
     m2 = (modes == MODE_ES_CONTOURS)[:, None, None] & bg
     allowed[:, MYO] |= m2
     allowed[:, RV] |= m2
+    m3 = (modes == MODE_NO_LV)[:, None, None] & bg
+    allowed[:, MYO] |= m3
+    allowed[:, RV] |= m3
     return allowed
 
 
@@ -142,6 +155,7 @@ def loss_fn(logits, labels, modes):
     determined[modes == MODE_ED_CONTOURS, LV] = True
     determined[modes == MODE_ED_CONTOURS, MYO] = True
     determined[modes == MODE_ES_CONTOURS, LV] = True
+    determined[modes == MODE_NO_LV, LV] = True
     target = torch.nn.functional.one_hot(labels.long(), 4).permute(0, 3, 1, 2).float()
     inter = (probs * target).sum(dim=(2, 3))
     denom = probs.sum(dim=(2, 3)) + target.sum(dim=(2, 3))
@@ -192,11 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(DEFAULT_WEIGHTS))
     ap.add_argument("--sunnybrook", default=str(Path(__file__).resolve().parents[3] / "shared" / "data" / "cmr" / "sunnybrook"))
     ap.add_argument("--holdout", nargs="*", default=["SC-HF-I-4"], help="Sunnybrook patients kept out of training")
-    ap.add_argument("--sim-stacks", type=int, default=110)
+    ap.add_argument("--sim-stacks", type=int, default=85)
     ap.add_argument("--phases-per-stack", type=int, default=4)
-    ap.add_argument("--iters", type=int, default=1300)
+    ap.add_argument("--iters", type=int, default=1050)
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--real-fraction", type=float, default=0.25, help="share of each batch drawn from Sunnybrook")
+    ap.add_argument("--real-fraction", type=float, default=0.35, help="share of each batch drawn from Sunnybrook")
     ap.add_argument("--coarse-fraction", type=float, default=0.25)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)

@@ -2,8 +2,9 @@
 
 Why generated: a batch of 50+ cases must exist on a fresh clone without
 copying megabytes into the repository. Case folders hold symbolic links to
-the real PhysioNet records under examples/ecg/ and to the real 12-lead DICOM
-ECG that ships with pydicom's test data (`waveform_ecg.dcm`), reused round
+the real PhysioNet records under examples/ecg/ and to the 12-lead DICOM ECG
+waveform that ships with pydicom's test files (`waveform_ecg.dcm`, part of the
+MIT-licensed pydicom package, so nothing is copied), reused round
 robin; a few deliberately bad cases exercise the failures table.
 """
 

@@ -125,7 +125,7 @@ def test_sr_only_for_dicom_inputs_and_explains_when_paths_are_unknown(small_batc
 
 def _section_report(tmp_path):
     """A hand-built report (renderer input, not an analysis result) with a
-    CMR study on a real MR image and an ECG study on a real DICOM ECG of
+    CMR study on pydicom's MR test image and an ECG study on its DICOM ECG of
     another patient."""
     from agent.report import ModalitySection, StudySummary
     from experts.core.types import Criterion, Evidence, Measurement, Modality, Quality, Source, Statement

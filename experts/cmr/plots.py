@@ -12,7 +12,7 @@ from experts.cmr.cine import CineStack
 from experts.cmr.labels import LV, MYO, RV
 from experts.cmr.quantify import Function
 
-_COLOURS = {LV: "#ff3b30", MYO: "#34c759", RV: "#0a84ff"}
+_COLOURS = {MYO: "#34c759", RV: "#0a84ff", LV: "#ff3b30"}  # drawing order: the pool border on top
 
 
 def _crop_box(labels: np.ndarray, shape: tuple[int, int], spacing: tuple[float, float], margin_mm: float = 25.0):
@@ -46,7 +46,7 @@ def montage(stack: CineStack, labels: np.ndarray, fn: Function, path: Path, max_
     phases = [("ED", fn.ed), ("ES", fn.es)]
     r0, r1, c0, c1 = _crop_box(labels[[fn.ed, fn.es]], labels.shape[2:], stack.pixel_spacing_mm)
     n = len(heart_slices)
-    fig, axes = plt.subplots(2, n, figsize=(1.7 * n, 3.9), squeeze=False)
+    fig, axes = plt.subplots(2, n, figsize=(1.7 * n, 4.3), squeeze=False)
     for row, (name, t) in enumerate(phases):
         for col, z in enumerate(heart_slices):
             ax = axes[row, col]
@@ -61,7 +61,7 @@ def montage(stack: CineStack, labels: np.ndarray, fn: Function, path: Path, max_
             ax.set_title(f"{name} s{z + 1}" + ("" if counted or not (lab == LV).any() else " (excl.)"), fontsize=7)
             ax.axis("off")
     fig.suptitle("Red: LV pool, green: LV myocardium, blue: RV pool (slices 1-based)", fontsize=8)
-    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    fig.tight_layout(rect=(0, 0, 1, 0.93), h_pad=1.2)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

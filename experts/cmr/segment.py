@@ -74,19 +74,24 @@ def segment_stack(stack: CineStack, seg: Segmenter) -> Segmentation:
     groups = [slice(t * Z, (t + 1) * Z) for t in range(T)]  # one "volume" per phase
     probs = _run(seg, flat, gm, seg.convention, groups)
     labels = probs.argmax(axis=1).astype(np.uint8).reshape(T, Z, H, W)
-    labels = clean_labels(labels)
+    labels = clean_labels(labels, stack.pixel_spacing_mm)
     return Segmentation(labels=labels, centre=centre, located_by=how)
 
 
-def clean_labels(labels: np.ndarray) -> np.ndarray:
+RV_MAX_GAP_MM = 10.0  # an RV pool lies against the septum: within this distance of the LV
+
+
+def clean_labels(labels: np.ndarray, spacing_mm: tuple[float, float] = (1.5, 1.5)) -> np.ndarray:
     """Per image: largest LV component with holes filled, myocardium
-    connected to it, largest RV component. Works on (..., H, W)."""
+    connected to it, and the largest RV component that lies next to the LV
+    (false RV on liver or bowel is dropped). Works on (..., H, W)."""
     from scipy import ndimage as ndi
 
     out = labels.copy()
     flat = out.reshape(-1, *labels.shape[-2:])
+    reach = max(1, int(round(RV_MAX_GAP_MM / min(spacing_mm))))
     for i in range(flat.shape[0]):
-        flat[i] = _clean_one(flat[i], ndi)
+        flat[i] = _clean_one(flat[i], ndi, reach)
     return out
 
 
@@ -98,7 +103,7 @@ def _largest(mask: np.ndarray, ndi) -> np.ndarray:
     return lab == (int(np.argmax(sizes)) + 1)
 
 
-def _clean_one(img: np.ndarray, ndi) -> np.ndarray:
+def _clean_one(img: np.ndarray, ndi, rv_reach: int = 7) -> np.ndarray:
     if not img.any():
         return img
     out = np.zeros_like(img)
@@ -116,7 +121,13 @@ def _clean_one(img: np.ndarray, ndi) -> np.ndarray:
         lv = lv | (ring & ~myo)
     else:
         myo = _largest(myo, ndi)  # apical cap without a cavity
-    rv = _largest(img == RV, ndi) & ~lv & ~myo
+    rv = (img == RV) & ~lv & ~myo
+    if rv.any() and (lv.any() or myo.any()):
+        near = ndi.binary_dilation(lv | myo, structure=np.ones((3, 3), bool), iterations=rv_reach)
+        lab, n = ndi.label(rv)
+        touching = np.unique(lab[near & rv])
+        rv = np.isin(lab, touching[touching > 0])
+    rv = _largest(rv, ndi)
     out[rv] = RV
     out[myo] = MYO
     out[lv] = LV

@@ -20,7 +20,7 @@ from agent.report import Report
 from tests.batch.make_cases import add_good_case
 
 REPO = Path(__file__).resolve().parents[2]
-N_CASES = 8
+N_CASES = 6
 
 
 def _inputs(root: Path) -> list[str]:

@@ -31,16 +31,15 @@ class Segmentation:
 
 
 def _run(seg: Segmenter, images: np.ndarray, gm: GridMap, conv, groups=None, batch: int = 32) -> np.ndarray:
-    """(N, H, W) native -> (N, 4, H, W) native probabilities."""
-    import torch
-
-    out = []
-    x_all = gm.to_model(images)
-    x_all = normalise(x_all, conv, groups)
+    """(N, H, W) native images -> (N, H, W) uint8 labels on the native grid
+    (probabilities are resampled, then argmax; one batch at a time so a
+    large cine never holds all class maps in memory)."""
+    out = np.empty(images.shape, dtype=np.uint8)
+    x_all = normalise(gm.to_model(images), conv, groups)
     for i in range(0, x_all.shape[0], batch):
         probs = seg.predict(x_all[i : i + batch])
-        out.append(gm.to_native(probs))
-    return torch.cat(out).numpy()
+        out[i : i + batch] = gm.to_native(probs).argmax(dim=1).numpy().astype(np.uint8)
+    return out
 
 
 def locate_heart(stack: CineStack, seg: Segmenter) -> tuple[tuple[float, float], str]:
@@ -50,8 +49,7 @@ def locate_heart(stack: CineStack, seg: Segmenter) -> tuple[tuple[float, float],
         ts = sorted({0, T // 3}) if T > 1 else [0]
         imgs = stack.images[np.ix_(ts, zs)].reshape(-1, H, W)
         gm = GridMap.for_stack((H, W), stack.pixel_spacing_mm, ((H - 1) / 2, (W - 1) / 2), seg.coarse)
-        probs = _run(seg, imgs, gm, seg.coarse)
-        lab = probs.argmax(axis=1)
+        lab = _run(seg, imgs, gm, seg.coarse)
         heart = np.isin(lab, [LV, MYO, RV])
         lv = lab == LV
         if lv.sum() * stack.pixel_spacing_mm[0] * stack.pixel_spacing_mm[1] > 300:  # > 3 cm^2 in total
@@ -72,8 +70,7 @@ def segment_stack(stack: CineStack, seg: Segmenter) -> Segmentation:
     gm = GridMap.for_stack((H, W), stack.pixel_spacing_mm, centre, seg.convention)
     flat = stack.images.reshape(T * Z, H, W)
     groups = [slice(t * Z, (t + 1) * Z) for t in range(T)]  # one "volume" per phase
-    probs = _run(seg, flat, gm, seg.convention, groups)
-    labels = probs.argmax(axis=1).astype(np.uint8).reshape(T, Z, H, W)
+    labels = _run(seg, flat, gm, seg.convention, groups).reshape(T, Z, H, W)
     labels = clean_labels(labels, stack.pixel_spacing_mm)
     return Segmentation(labels=labels, centre=centre, located_by=how)
 

@@ -117,7 +117,11 @@ def _from_folder(root: Path, problems: list[ManifestProblem]) -> list[CaseSpec]:
                 problems.append(ManifestProblem(where=f"{where}/{ctx_files[0].name}", case_id=entry.name, problem=_why(exc)))
         files = _case_files(entry, exclude=set(ctx_files))
         if not files:
-            problems.append(ManifestProblem(where=where, case_id=entry.name, problem="case folder holds no input files"))
+            linked = [p.name for p in entry.iterdir() if p.is_symlink() and p.is_dir()]
+            why = "case folder holds no input files"
+            if linked:  # the intake does not follow folder links (loops, surprises); say so
+                why += f" (symbolic links to folders are not followed: {', '.join(linked)}; list them in a manifest's files column instead)"
+            problems.append(ManifestProblem(where=where, case_id=entry.name, problem=why))
             continue
         cases.append(CaseSpec(case_id=entry.name, files=[str(f) for f in files], context=context, origin=where))
     return cases

@@ -86,6 +86,27 @@ def dicom_sources(report: Report, sources: list[str]) -> dict[str, list[Path]]:
     return out
 
 
+DATE_KEYWORDS = ("PatientBirthDate", "StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate")
+
+
+def _readable_dates(ds):
+    """Blank dates that are not dates (anonymisers write '00000000'): the SR
+    copies patient and study attributes from its evidence, and an invalid
+    date there would stop it. Blank is DICOM's 'unknown' for these type-2
+    attributes; only our in-memory header copy is changed."""
+    from pydicom.valuerep import DA
+
+    for keyword in DATE_KEYWORDS:
+        value = ds.get(keyword)
+        if value in (None, ""):
+            continue
+        try:
+            DA(value)
+        except (ValueError, TypeError):
+            setattr(ds, keyword, "")
+    return ds
+
+
 def _procedure(modality: Modality):
     from pydicom.sr.codedict import codes
 
@@ -161,6 +182,14 @@ def _group(section: ModalitySection, datasets: list, uid_seed: str):
 
 def build_sr(report: Report, sources: list[str]):
     """The SR dataset for the report's DICOM studies, or NoDicomSource."""
+    with warnings.catch_warnings():
+        # Source UIDs are referenced as they are, even when they break the UID rules
+        # (e.g. Sunnybrook's components with leading zeros): they must match the images.
+        warnings.filterwarnings("ignore", message="Invalid value for VR UI")
+        return _build_sr(report, sources)
+
+
+def _build_sr(report: Report, sources: list[str]):
     import highdicom as hd
     import pydicom
     from pydicom.uid import generate_uid
@@ -171,7 +200,8 @@ def build_sr(report: Report, sources: list[str]):
     sections = [s for s in report.sections if s.study_id in by_study and (s.measurements or s.statements)]
     if not sections:
         raise NoDicomSource("no analysed study of this case came from DICOM files")
-    datasets = {sid: [pydicom.dcmread(p, stop_before_pixels=True) for p in by_study[sid]] for sid in (s.study_id for s in sections)}
+    datasets = {sid: [_readable_dates(pydicom.dcmread(p, stop_before_pixels=True)) for p in by_study[sid]]
+                for sid in (s.study_id for s in sections)}  # fmt: skip
     first = datasets[sections[0].study_id][0]
     patient = (first.get("PatientID"), first.get("PatientName"))
     # One SR belongs to one patient: studies of another patient in the same case are left out.

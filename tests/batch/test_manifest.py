@@ -46,6 +46,17 @@ def test_folder_problems_listed_together(tmp_path):
     assert len(lines) == 4
 
 
+def test_linked_data_folder_gets_a_hint(tmp_path):
+    (tmp_path / "cases" / "c1").mkdir(parents=True)
+    (tmp_path / "cases" / "c1" / "ecg").symlink_to(LUDB, target_is_directory=True)
+    with pytest.raises(ManifestError) as err:
+        load_cases(tmp_path / "cases")
+    assert "symbolic links to folders are not followed: ecg" in err.value.problems[0].problem
+    (tmp_path / "m.csv").write_text("case_id,files\nc1,cases/c1/ecg\n")  # a manifest may name the link
+    (case,) = load_cases(tmp_path / "m.csv")
+    assert case.files == [str(LUDB.resolve())]
+
+
 def test_csv_manifest_lists_every_problem(tmp_path):
     manifest = tmp_path / "m.csv"
     manifest.write_text(

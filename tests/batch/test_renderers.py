@@ -180,3 +180,28 @@ def test_fhir_from_a_hand_built_report_keeps_units_and_has_no_loinc_without_one(
     assert [o["category"][0]["coding"][0]["code"] for o in obs] == ["imaging", "imaging", "procedure"]
     dr = bundle["entry"][0]["resource"]
     assert "coding" not in dr["code"] and "Cardiac MRI" in dr["code"]["text"]  # no LOINC study code we are not sure of
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_batch_on_real_cmr_writes_an_sr_over_every_source_image(shared_data, tmp_path, batch_home):
+    """Sunnybrook SC-HF-I-1 (240 real DICOM MR images, anonymised with
+    '00000000' birth dates and UIDs with leading-zero components)."""
+    import highdicom as hd
+
+    from agent.batch.markers import DONE_MARKER, read_record
+    from agent.batch.run import run_batch
+    from agent.batch.settings import BatchSettings
+
+    dicom = shared_data / "cmr" / "sunnybrook" / "SC-HF-I-1" / "dicom"
+    (tmp_path / "m.csv").write_text(f"case_id,files,age,sex,height_cm,weight_kg\nsc1,{dicom},60,M,175,80\n")
+    settings = BatchSettings(out_dir=str(tmp_path / "out"), formats=("json", "fhir", "sr"), retrieval=False, timeout_s=1200)
+    outcome = run_batch(tmp_path / "m.csv", settings, quiet=True)
+    case_dir = outcome.settings.case_dir("sc1")
+    done = read_record(case_dir / DONE_MARKER)
+    assert done is not None and done.modalities == ["cmr"] and "sr" in done.outputs
+    report = _report(outcome.settings, "sc1")
+    doc = hd.sr.Comprehensive3DSR.from_dataset(pydicom.dcmread(case_dir / sr.FILENAME))
+    (group,) = doc.content.get_image_measurement_groups()
+    assert len(group.get_measurements()) == len(report.measurements())
+    assert sum(1 for item in group[0].ContentSequence if item.ValueType == "IMAGE") == len(list(dicom.glob("*.dcm")))

@@ -30,10 +30,10 @@ from agent.report import Report
 KEY_MEASUREMENTS = {
     "ecg": ("heart_rate", "rr_sdnn", "pr_interval", "qrs_duration", "qt_interval", "qtc_bazett", "qtc_fridericia",
             "qtc_framingham", "p_axis", "qrs_axis", "t_axis"),
-    "echo": ("lvef", "lv_ef", "ef", "lvedv", "lvesv", "lv_edv", "lv_esv", "gls", "heart_rate"),
-    "cmr": ("lvef", "lv_ef", "ef", "lvedv", "lvesv", "lv_edv", "lv_esv", "lvsv", "lv_sv", "lv_mass", "lvedvi", "lvesvi",
-            "lv_mass_index", "heart_rate"),
-    "kspace": ("psnr", "ssim", "nrmse"),
+    "echo": ("lvef", "lv_edv", "lv_esv", "lv_sv", "lv_edv_index", "lv_esv_index", "heart_rate"),
+    "cmr": ("lvef", "lv_edv", "lv_esv", "lv_sv", "lv_mass", "rvef", "rv_edv", "rv_esv", "lv_edv_index", "lv_esv_index",
+            "lv_mass_index", "rv_edv_index", "heart_rate"),
+    "kspace": ("acceleration", "psnr", "ssim", "nmse", "lvef_abs_diff"),
 }  # fmt: skip
 
 

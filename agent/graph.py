@@ -624,7 +624,13 @@ def node_render(state: CaseState, config: RunnableConfig) -> dict:
     report = build_report(state, config)
     out_dir = Path(_cfg(config).get("out_dir") or ".")
     formats = _cfg(config).get("formats") or ("json", "md", "html")
-    outputs = write_report(report, out_dir, formats)
+    # The SR renderer references the DICOM inputs it describes; tell it
+    # which files this case read (outside a batch nobody else does).
+    from agent.render.sr import source_files
+
+    studies = IntakeResult.model_validate(state["intake"]).studies
+    with source_files([f for s in studies for f in s.files]):
+        outputs = write_report(report, out_dir, formats)
     return {"report": report.model_dump(mode="json"), "outputs": {k: str(v) for k, v in outputs.items()}}
 
 

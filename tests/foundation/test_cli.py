@@ -67,3 +67,23 @@ def test_cli_starts_without_heavy_imports():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "", f"heavy modules imported at CLI start: {r.stdout}"
+
+
+def test_analyze_writes_dicom_sr_that_references_the_dicom_input(tmp_path):
+    """`analyze --formats sr` outside a batch: the graph's render node tells
+    the SR writer which DICOM files the case read, so the SR can cite them."""
+    pydicom = pytest.importorskip("pydicom")
+    from pydicom.data import get_testdata_file
+
+    ecg = get_testdata_file("waveform_ecg.dcm")
+    out = tmp_path / "out"
+    r = run_cli("analyze", ecg, "--formats", "json,sr", "--out", out, "--quiet",
+                env={"CARDIO_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"})  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    sr = pydicom.dcmread(out / "report.sr.dcm")
+    source = pydicom.dcmread(ecg, stop_before_pixels=True)
+    referenced = {item.ReferencedSOPSequence[0].ReferencedSOPInstanceUID
+                  for item in getattr(sr, "CurrentRequestedProcedureEvidenceSequence", [])
+                  for item in item.ReferencedSeriesSequence}  # fmt: skip
+    assert source.SOPInstanceUID in referenced
+    assert sr.Modality == "SR" and (out / "report.json").exists()

@@ -22,6 +22,11 @@ import yaml
 HERE = Path(__file__).resolve().parent
 CORPUS_DIR = HERE.parent / "corpus"
 QUESTIONS = HERE / "questions.jsonl"
+# Second, blind held-out set written in session 2 (see README): its own split
+# name so no tool can mix it into tuning by accident.
+HELDOUT_V2 = HERE / "heldout_v2.jsonl"
+HELDOUT_V2_SPLIT = "heldout2"
+MIN_HELDOUT_V2 = 60
 
 REQUIRED_KEYS = (
     "id", "guideline", "society", "year", "section",
@@ -130,46 +135,68 @@ def check_corpus() -> tuple[dict[str, dict], list[str]]:
     return entries, problems
 
 
-def check_questions(corpus_ids: set[str]) -> tuple[list[dict], list[str]]:
+def read_question_file(
+    path: Path, corpus_ids: set[str], allowed_splits: set[str],
+    seen_ids: set[str], seen_queries: set[str],
+) -> tuple[list[dict], list[str]]:
+    """Parse and validate one JSONL question file.
+
+    `seen_ids` / `seen_queries` are shared between files so that an id or a
+    query text can never appear in both the tuning set and a held-out set.
+    """
     problems: list[str] = []
     questions: list[dict] = []
-    if not QUESTIONS.exists():
-        return questions, [f"missing {QUESTIONS}"]
-    seen_ids: set[str] = set()
-    seen_queries: set[str] = set()
-    for n, line in enumerate(QUESTIONS.read_text(encoding="utf-8").splitlines(), 1):
+    if not path.exists():
+        return questions, [f"missing {path}"]
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
+        where = f"{path.name} line {n}"
         try:
             q = json.loads(line)
         except json.JSONDecodeError as exc:
-            problems.append(f"questions line {n}: invalid JSON ({exc})")
+            problems.append(f"{where}: invalid JSON ({exc})")
             continue
         if set(q) != {"id", "query", "relevant", "split"}:
-            problems.append(f"questions line {n}: keys must be id, query, relevant, split (got {sorted(q)})")
+            problems.append(f"{where}: keys must be id, query, relevant, split (got {sorted(q)})")
             continue
         if q["id"] in seen_ids:
-            problems.append(f"questions line {n}: duplicate id {q['id']}")
+            problems.append(f"{where}: duplicate id {q['id']}")
         seen_ids.add(q["id"])
         norm = q["query"].strip().lower()
         if norm in seen_queries:
-            problems.append(f"questions line {n}: duplicate query text")
+            problems.append(f"{where}: duplicate query text")
         seen_queries.add(norm)
-        if q["split"] not in SPLITS:
-            problems.append(f"questions line {n}: split must be one of {sorted(SPLITS)}")
+        if q["split"] not in allowed_splits:
+            problems.append(f"{where}: split must be one of {sorted(allowed_splits)}")
         if not q["relevant"]:
-            problems.append(f"questions line {n}: no relevant ids")
+            problems.append(f"{where}: no relevant ids")
+        if len(set(q["relevant"])) != len(q["relevant"]):
+            problems.append(f"{where}: repeated relevant id")
         for rid in q["relevant"]:
             if rid not in corpus_ids:
-                problems.append(f"questions {q['id']}: relevant id {rid!r} not in corpus")
+                problems.append(f"{path.name} {q['id']}: relevant id {rid!r} not in corpus")
         questions.append(q)
+    return questions, problems
+
+
+def check_questions(corpus_ids: set[str]) -> tuple[list[dict], list[str]]:
+    seen_ids: set[str] = set()
+    seen_queries: set[str] = set()
+    questions, problems = read_question_file(QUESTIONS, corpus_ids, SPLITS, seen_ids, seen_queries)
     if len(questions) < MIN_QUESTIONS:
         problems.append(f"{len(questions)} questions, need at least {MIN_QUESTIONS}")
     expected = [expected_split(i) for i in range(1, len(questions) + 1)]
     for q, want in zip(questions, expected):
         if q["split"] != want:
             problems.append(f"questions {q['id']}: split {q['split']} but the fixed pattern says {want}")
-    return questions, problems
+    fresh, fresh_problems = read_question_file(
+        HELDOUT_V2, corpus_ids, {HELDOUT_V2_SPLIT}, seen_ids, seen_queries
+    )
+    problems += fresh_problems
+    if len(fresh) < MIN_HELDOUT_V2:
+        problems.append(f"{HELDOUT_V2.name}: {len(fresh)} questions, need at least {MIN_HELDOUT_V2}")
+    return questions + fresh, problems
 
 
 def expected_split(position: int) -> str:
@@ -192,7 +219,8 @@ def main() -> int:
         splits = Counter(q["split"] for q in questions)
         cited = {r for q in questions for r in q["relevant"]}
         print(
-            f"questions: {len(questions)} ({splits['tune']} tune, {splits['heldout']} heldout), "
+            f"questions: {len(questions)} ({splits['tune']} tune, {splits['heldout']} heldout, "
+            f"{splits[HELDOUT_V2_SPLIT]} {HELDOUT_V2_SPLIT}), "
             f"{len(cited)} distinct statements cited"
         )
     if problems:

@@ -1,9 +1,10 @@
 """Batch throughput (cases/minute) with 1 and 2 local workers and through Ray.
 
-The batch is ≥ 50 mixed cases built from the bundled real records (six
-PhysioNet WFDB records from 8 s to 30 min, and the DICOM 12-lead ECG of
-pydicom's test data), reused round robin, plus five deliberately bad cases
-(tests/batch/make_cases.py). Every configuration runs the same batch into a
+The batch is ≥ 50 mixed cases (tests/batch/make_cases.py), reused round
+robin: six bundled PhysioNet WFDB records from 8 s to 30 min, the DICOM
+12-lead ECG and the real apical-four-chamber echo clip of pydicom's test
+data, and a simulated short-axis cine DICOM series (CMR) — plus five
+deliberately bad cases. `--mix ecg` keeps the ECG records only. Every configuration runs the same batch into a
 fresh output folder, with every output format (json, html, pdf, fhir, sr),
 so the number includes worker start-up and model loading as a user sees it.
 The 1-worker run is the baseline measured in the same process; the scaling
@@ -12,7 +13,7 @@ average before and after each run is printed, because on a shared machine
 other processes take cores away from the workers.
 
     .venv/bin/python benchmarks/batch_throughput.py [--cases 50] [--engines local1 local2 ray2] [--rounds 1]
-        [--retrieval] [--formats json,html,pdf,fhir,sr] [--json out.json]
+        [--mix mixed|ecg] [--retrieval] [--formats json,html,pdf,fhir,sr] [--json out.json]
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", type=int, default=50, help="good cases (five bad ones are added)")
     ap.add_argument("--engines", nargs="+", default=["local1", "local2", "ray2"], choices=["local1", "local2", "ray1", "ray2"])
+    ap.add_argument("--mix", choices=["mixed", "ecg"], default="mixed",
+                    help="mixed (default): ECG records plus pydicom's real echo clip and a simulated CMR DICOM series; ecg: ECG records only")
     ap.add_argument("--formats", default="json,html,pdf,fhir,sr")
     ap.add_argument("--retrieval", action="store_true", help="include guideline retrieval (default off: it measures the corpus, not the batch)")
     ap.add_argument("--rounds", type=int, default=1, help="repeat every configuration, interleaved (order reversed every other round); medians reported")
@@ -70,14 +73,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
 
-    from tests.batch.make_cases import make_case_folders
+    from tests.batch.make_cases import MIXED_RECORDS, RECORDS, make_case_folders
 
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="cardio-batch-bench-"))
     os.environ.setdefault("CARDIO_HOME", str(base / "home"))
     os.environ.setdefault("MPLBACKEND", "Agg")
     source = base / "in"
-    ids = make_case_folders(source, args.cases)
-    print(f"{len(ids)} cases in {source} ({args.cases} good from real records, {len(ids) - args.cases} bad); "
+    ids = make_case_folders(source, args.cases, records=MIXED_RECORDS if args.mix == "mixed" else RECORDS)
+    print(f"{len(ids)} cases in {source} ({args.cases} good, {args.mix}, {len(ids) - args.cases} bad); "
           f"{os.cpu_count()} CPUs; formats {args.formats}; retrieval {'on' if args.retrieval else 'off'}", flush=True)  # fmt: skip
     formats = tuple(f for f in args.formats.split(",") if f)
     rows = []

@@ -6,6 +6,11 @@ the real PhysioNet records under examples/ecg/ and to the 12-lead DICOM ECG
 waveform that ships with pydicom's test files (`waveform_ecg.dcm`, part of the
 MIT-licensed pydicom package, so nothing is copied), reused round
 robin; a few deliberately bad cases exercise the failures table.
+
+`MIXED_RECORDS` adds the other imaging modalities for throughput runs: the
+real apical-four-chamber echo clip that ships with pydicom
+(`examples_ybr_color.dcm`, 30 frames) and one simulated short-axis cine
+DICOM series (CMR phantom, seed 7, written once per batch root).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "ecg"
 # Short records first: the 30-min MIT-BIH and 5.5-min CinC records are the slow ones.
 RECORDS = ("ludb-1", "macecgdb-test01_00s", "dicom-ecg", "ptb-s0010_re", "mitdb-100", "cinc2015-a103l")
+# Every modality the batch runner routes: ECG (WFDB + DICOM), echo DICOM, CMR DICOM series.
+MIXED_RECORDS = RECORDS + ("echo-dicom", "cmr-dicom-sim")
 BAD_KINDS = ("empty", "corrupt-header", "jpeg-as-dicom", "partial", "truncated-signal")
 
 
@@ -36,15 +43,39 @@ def _link(src: Path, dst: Path, copy: bool) -> None:
         os.symlink(src, dst)
 
 
-def record_files(record: str) -> list[Path]:
+def echo_dicom_path() -> Path:
+    from pydicom.data import get_testdata_file
+
+    return Path(get_testdata_file("examples_ybr_color.dcm"))
+
+
+def simulated_cmr_series(cache: Path, seed: int = 7) -> list[Path]:
+    """A simulated short-axis cine DICOM series, written once into `cache`."""
+    done = cache / f"cmr-sim-{seed}"
+    if not (done / ".complete").exists():
+        from experts.cmr.sim_files import write_dicom_series
+        from experts.cmr.simulate import simulate_study
+
+        write_dicom_series(simulate_study(seed), done, patient_sex="O")
+        (done / ".complete").write_text("")
+    return sorted(p for p in done.iterdir() if p.suffix == ".dcm")
+
+
+def record_files(record: str, cache: Path | None = None) -> list[Path]:
     if record == "dicom-ecg":
         return [dicom_ecg_path()]
+    if record == "echo-dicom":
+        return [echo_dicom_path()]
+    if record == "cmr-dicom-sim":
+        if cache is None:
+            raise ValueError("cmr-dicom-sim needs a cache folder to write the simulated series into")
+        return simulated_cmr_series(cache)
     return sorted(p for p in (EXAMPLES / record).iterdir() if p.is_file())
 
 
 def add_good_case(root: Path, case_id: str, record: str, copy: bool = False, context: dict | None = None) -> Path:
     folder = root / case_id
-    for f in record_files(record):
+    for f in record_files(record, cache=root.parent / (root.name + "-sources")):
         _link(f, folder / f.name, copy)
     if context:
         (folder / "context.json").write_text(json.dumps(context))

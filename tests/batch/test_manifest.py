@@ -122,3 +122,22 @@ def test_cli_bad_manifest_exits_2_and_writes_nothing(tmp_path):
     assert len(errors) == 3  # missing1, missing2, bad sex: all listed
     assert "3 problem(s)" in r.stderr and "nothing was run" in r.stderr
     assert not out.exists()
+
+
+@pytest.mark.slow  # renders a full simulated cine series (~10 s); the benchmark is its consumer
+def test_mixed_benchmark_cases_cover_every_imaging_modality(tmp_path):
+    """The throughput benchmark's mixed batch really is mixed: the intake
+    routes its echo and CMR cases to those modalities, not to ECG."""
+    from agent.intake.group import intake
+    from tests.batch.make_cases import MIXED_RECORDS, make_case_folders
+
+    root = tmp_path / "in"
+    ids = make_case_folders(root, len(MIXED_RECORDS), bad=(), records=MIXED_RECORDS)
+    cases = {c.case_id: c for c in load_cases(root)}
+    assert sorted(cases) == ids
+    modalities = {cid: {s.modality.value for s in intake(c.files).studies} for cid, c in cases.items()}
+    by_record = {cid.split("-", 1)[1]: m for cid, m in modalities.items()}
+    assert by_record["echo-dicom"] == {"echo"}
+    assert by_record["cmr-dicom-sim"] == {"cmr"}
+    assert by_record["dicom-ecg"] == {"ecg"} and by_record["ludb-1"] == {"ecg"}
+    assert not (root / "in-sources").exists() and (tmp_path / "in-sources").is_dir()  # the series cache sits beside the cases

@@ -4,7 +4,9 @@ each database's own labels and annotations.
 Sources and how their labels become expectations (statement keys are the
 ECG tool's; "sinus (any rate)" means any of sinus rhythm / bradycardia /
 tachycardia):
-- LUDB (ludb.csv, cardiologists): rhythm, electrical axis, conduction
+- LUDB (ludb.csv, cardiologists): rhythm, electrical axis (its "left
+  axis deviation" is below ~0°, not the AHA's −30°: only "right axis
+  deviation absent" is expected of it), conduction
   blocks, extrasystoles, LV hypertrophy, STEMI / scar; PR, QRS and QT from
   the per-lead wave annotations (evals/ecg_accuracy_ludb.ludb_truth).
   Paced records keep only the AF expectation. LUDB calls sinus bradycardia
@@ -97,7 +99,11 @@ def ludb_expectations(row: dict) -> list[dict]:
         return st
     axis = (row["Electric axis of the heart"] or "").lower()
     if "left axis deviation" in axis:
-        st += [{"id": "left_axis_deviation", "status": "present"}, {"id": "right_axis_deviation", "status": "absent"}]
+        # LUDB's axis categories follow the convention horizontal 0…+30°, normal +30…+70°, vertical +70…+90°, so its
+        # "left axis deviation" is any axis below ~0°; the tool's left_axis_deviation is the AHA/ACCF/HRS 2009 one
+        # (−30° to −90°). Measured on LUDB, the median axis of this category is about −4°: most of these records are
+        # normal by the AHA limits, so the label says nothing about the tool's statement (scored until 2026-11: 0.01).
+        st += [{"id": "right_axis_deviation", "status": "absent"}]
     elif "right axis deviation" in axis:
         st += [{"id": "right_axis_deviation", "status": "present"}, {"id": "left_axis_deviation", "status": "absent"}]
     elif axis.strip():

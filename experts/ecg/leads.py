@@ -98,6 +98,7 @@ def derive_limb_leads(record: ECGRecord) -> ECGRecord:
         header_comments=record.header_comments,
         reference_annotations=record.reference_annotations,
         format=record.format,
+        amplitude_scale_known=record.amplitude_scale_known,
     )
     return reorder_standard(out)
 

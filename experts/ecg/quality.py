@@ -115,6 +115,11 @@ def assess_record(record: ECGRecord) -> RecordQuality:
         if not (leads.get("I") and leads["I"].usable and leads.get("II") and leads["II"].usable):
             leads[n].usable = False
     rq = RecordQuality(leads=leads, verdict=verdict, reasons=reasons)
+    if not record.amplitude_scale_known:
+        rq.amplitudes_reliable = False
+        rq.reasons.append("the file's per-lead gains are a range normalisation and no common scale was assumed: amplitudes are in unknown units")
+        if rq.verdict == "usable":
+            rq.verdict = "limited"
     residual = limb_lead_inconsistency(record)
     if residual is not None and residual > EINTHOVEN_MAX_RESIDUAL:
         rq.amplitudes_reliable = False

@@ -38,6 +38,7 @@ class ECGRecord:
     header_comments: list[str] = field(default_factory=list)
     reference_annotations: list[str] = field(default_factory=list)
     format: str = "wfdb"
+    amplitude_scale_known: bool = True  # False when the file's gains were unusable and only the relative scale was restored
 
     def __post_init__(self) -> None:
         self.signals = np.asarray(self.signals, dtype=np.float64)
@@ -82,4 +83,5 @@ class ECGRecord:
             header_comments=list(self.header_comments),
             reference_annotations=list(self.reference_annotations),
             format=self.format,
+            amplitude_scale_known=self.amplitude_scale_known,
         )

@@ -37,6 +37,16 @@ class ECGOptions(ToolOptions):
             "Without it the classifier is reported unavailable and only the rule engine (the default) runs."
         ),
     )
+    range_normalised_uv_per_unit: float | None = Field(
+        1.0,
+        gt=0,
+        le=100,
+        description=(
+            "When a WFDB file's per-lead gains are a range normalisation (each equals the lead's digital peak-to-peak while the "
+            "digital limb leads satisfy III = II − I exactly, as in LUDB v1.0.1), read all leads on one common scale of this many "
+            "µV per digital unit. None restores only the relative scale and switches amplitude criteria off."
+        ),
+    )
     make_plot: bool = Field(True, description="Write the 12-lead printout (PNG) to the output folder.")
     max_minutes: float = Field(
         60.0, gt=0, le=24 * 60, description="Analyse at most this many minutes of a long record (the rest is reported as not analysed)."
@@ -64,7 +74,10 @@ class ECGTool(ExpertTool):
         from experts.ecg.pipeline import AnalysisConfig, analyze_record, to_result
 
         assert isinstance(options, ECGOptions)
-        record = load_study(study, csv_sampling_rate_hz=options.csv_sampling_rate_hz, max_seconds=options.max_minutes * 60.0)
+        record = load_study(
+            study, csv_sampling_rate_hz=options.csv_sampling_rate_hz, max_seconds=options.max_minutes * 60.0,
+            range_normalised_uv_per_unit=options.range_normalised_uv_per_unit,
+        )  # fmt: skip
         patient, context_notes = merge_context(patient, record.header_comments, record.source_file)
         source = Source(tool=self.name, version=self.version, model="rule engine (criteria table)")
         config = AnalysisConfig(qtc_formula=options.qtc_formula, make_plot=options.make_plot, output_dir=Path(output_dir))

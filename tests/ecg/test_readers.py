@@ -15,8 +15,10 @@ from tests.ecg.helpers import single_file_study, wfdb_study
 def test_wfdb_ludb_twelve_leads_in_mv(examples_dir):
     rec = load_study(wfdb_study(examples_dir / "ecg" / "ludb-1", "1"))
     assert rec.lead_names == STANDARD_12 and rec.fs == 500 and rec.n_samples == 5000
-    raw = wfdb.rdrecord(str(examples_dir / "ecg" / "ludb-1" / "1"))
-    assert np.allclose(rec.lead("V1"), raw.p_signal[:, raw.sig_name.index("v1")])
+    raw = wfdb.rdrecord(str(examples_dir / "ecg" / "ludb-1" / "1"), physical=False)
+    # LUDB's per-lead gains are range normalisation: leads are read as digital units at 1 µV (gain_repair)
+    v1 = raw.d_signal[:, raw.sig_name.index("v1")].astype(float) / 1000.0
+    assert np.allclose(rec.lead("V1") - np.median(rec.lead("V1")), v1 - np.median(v1))
     assert rec.reference_annotations and "1.ii" in rec.reference_annotations
 
 
@@ -51,11 +53,19 @@ def test_limb_leads_derived_exactly_match_recorded(examples_dir):
 def test_inconsistent_limb_leads_are_flagged(examples_dir):
     """The bundled LUDB record's header gives every lead its own gain (each
     lead comes out 1 mV peak-to-peak), so III ≠ II − I in physical units;
-    its digital samples satisfy the identity exactly. The quality check
-    must notice and switch amplitude criteria off."""
+    its digital samples satisfy the identity exactly. Read as the file says
+    (no common-scale repair, `range_normalised_uv_per_unit=None` keeps only
+    the relative repair, so here we rebuild the file's physical values), the
+    quality check must notice and switch amplitude criteria off."""
+    from experts.ecg.io.load import normalise
+    from experts.ecg.io.wfdb_reader import read_wfdb
     from experts.ecg.quality import assess_record, limb_lead_inconsistency
 
-    ludb = load_study(wfdb_study(examples_dir / "ecg" / "ludb-1", "1"))
+    study = wfdb_study(examples_dir / "ecg" / "ludb-1", "1")
+    raw_rec, units = read_wfdb(study)
+    phys = wfdb.rdrecord(str(examples_dir / "ecg" / "ludb-1" / "1"))
+    raw_rec.signals = phys.p_signal.T.copy()  # the file's own (per-lead) gains
+    ludb = normalise(raw_rec, units)
     raw = wfdb.rdrecord(str(examples_dir / "ecg" / "ludb-1" / "1"), physical=False)
     d = raw.d_signal.astype(float)
     i, ii, iii = (d[:, raw.sig_name.index(n)] for n in ("i", "ii", "iii"))
@@ -63,6 +73,8 @@ def test_inconsistent_limb_leads_are_flagged(examples_dir):
     assert limb_lead_inconsistency(ludb) > 0.2
     q = assess_record(ludb)
     assert not q.amplitudes_reliable and q.verdict == "limited"
+    repaired = load_study(study)
+    assert limb_lead_inconsistency(repaired) < 0.01 and assess_record(repaired).amplitudes_reliable
     ptb = load_study(wfdb_study(examples_dir / "ecg" / "ptb-s0010_re", "s0010_re"))
     assert limb_lead_inconsistency(ptb) < 0.02 and assess_record(ptb).amplitudes_reliable
 

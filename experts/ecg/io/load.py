@@ -22,7 +22,10 @@ MIN_DURATION_S = 2.0  # fewer than ~2 beats cannot give a rate
 MAX_NAN_FRACTION = 0.5  # a lead more than half missing is dropped
 
 
-def load_study(study: StudyInput, *, csv_sampling_rate_hz: float | None = None, max_seconds: float | None = None) -> ECGRecord:
+def load_study(
+    study: StudyInput, *, csv_sampling_rate_hz: float | None = None, max_seconds: float | None = None,
+    range_normalised_uv_per_unit: float | None = 1.0,
+) -> ECGRecord:  # fmt: skip
     fmt = str(study.meta.get("format") or "").lower()
     first = study.display_names[0] if study.display_names else (study.files[0] if study.files else study.study_id)
     if not study.files:
@@ -30,7 +33,7 @@ def load_study(study: StudyInput, *, csv_sampling_rate_hz: float | None = None, 
     if fmt == "wfdb" or (not fmt and any(str(f).lower().endswith(".hea") for f in study.files)):
         from experts.ecg.io.wfdb_reader import read_wfdb
 
-        raw, units = read_wfdb(study, max_seconds=max_seconds)
+        raw, units = read_wfdb(study, max_seconds=max_seconds, range_normalised_uv_per_unit=range_normalised_uv_per_unit)
     elif fmt == "dicom":
         from experts.ecg.io.dicom_reader import read_dicom_ecg
 
@@ -117,5 +120,6 @@ def normalise(raw: ECGRecord, units: list[str]) -> ECGRecord:
         header_comments=raw.header_comments,
         reference_annotations=raw.reference_annotations,
         format=raw.format,
+        amplitude_scale_known=raw.amplitude_scale_known,
     )
     return derive_limb_leads(reorder_standard(rec))

@@ -34,8 +34,13 @@ def _repair_record_line(text: str, stem: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def read_wfdb(study: StudyInput, max_seconds: float | None = None) -> tuple[ECGRecord, list[str]]:
-    """Return the raw record (names as in the header) and its channel units."""
+def read_wfdb(
+    study: StudyInput, max_seconds: float | None = None, range_normalised_uv_per_unit: float | None = 1.0
+) -> tuple[ECGRecord, list[str]]:
+    """Return the raw record (names as in the header) and its channel units.
+
+    Per-lead gains that are a range normalisation (LUDB) are replaced by one
+    common scale (see `gain_repair`)."""
     header_path = study.meta.get("header")
     if not header_path:
         candidates = [f for f in study.files if study.display_name(f).lower().endswith(".hea")]
@@ -88,8 +93,20 @@ def read_wfdb(study: StudyInput, max_seconds: float | None = None) -> tuple[ECGR
     annotations = sorted(
         n for n in staged if n != header_name and n not in signal_files and not n.endswith(".hea") and n.startswith(stem + ".")
     )
+    signals = np.asarray(rec.p_signal, dtype=np.float64).T
+    scale_known = True
+    gains, baselines = getattr(rec, "adc_gain", None), getattr(rec, "baseline", None)
+    if gains and baselines and len(gains) == signals.shape[0]:
+        from experts.ecg.io.gain_repair import repair_range_normalised_gains
+        from experts.ecg.leads import normalise_lead_name
+
+        std = [normalise_lead_name(str(n)) for n in (rec.sig_name or [])]
+        repair = repair_range_normalised_gains(signals, std, list(gains), list(baselines), range_normalised_uv_per_unit)
+        if repair is not None:
+            signals, scale_known = repair.signals, repair.absolute_scale_known
+            notes.append(f"{header_name}: {repair.note}")
     return ECGRecord(
-        signals=np.asarray(rec.p_signal, dtype=np.float64).T,
+        signals=signals,
         lead_names=[str(s) for s in (rec.sig_name or [])],
         fs=fs,
         source_file=header_name,
@@ -99,4 +116,5 @@ def read_wfdb(study: StudyInput, max_seconds: float | None = None) -> tuple[ECGR
         header_comments=[str(c) for c in (rec.comments or [])],
         reference_annotations=annotations,
         format="wfdb",
+        amplitude_scale_known=scale_known,
     ), [str(u) for u in (rec.units or ["mV"] * len(rec.sig_name or []))]

@@ -13,7 +13,7 @@ import html
 import logging
 from pathlib import Path
 
-from agent.render.markdown import evidence_text
+from agent.render.provenance import measurement_row
 from ui.report_view import reference_bounds, strip_markers
 
 log = logging.getLogger("cardioagent.ui")
@@ -53,9 +53,9 @@ def answer_markdown(result) -> str:
     parts = [e(strip_markers(result.text))]
     if result.measurements:
         rows = "".join(
-            f"<tr><td>{e(m.label)}</td><td><b>{e(m.with_unit())}</b></td><td>{e(m.flag or '')}</td><td>{e(reference_bounds(m) + (' ' + m.reference_range.population if m.reference_range and m.reference_range.population else '')) or '—'}</td>"
-            f"<td>{e(evidence_text(m))}<br><small>{e(m.source.tool)} {e(m.source.version)}</small></td></tr>"
-            for m in result.measurements
+            f"<tr><td>{e(r.label)}</td><td><b>{e(r.value)}</b></td><td>{e(r.flag)}</td><td>{e(reference_bounds(m) + (' ' + m.reference_range.population if m.reference_range and m.reference_range.population else '')) or '—'}</td>"
+            f"<td>{e(r.evidence)}<br><small>{e(r.source)}</small></td></tr>"
+            for m, r in ((m, measurement_row(m)) for m in result.measurements)
         )
         parts.append("<table class='ca-answer'><thead><tr><th>Measurement</th><th>Value</th><th>Flag</th><th>Reference</th>"
                      f"<th>Evidence</th></tr></thead><tbody>{rows}</tbody></table>")  # fmt: skip

@@ -20,7 +20,15 @@ import re
 from collections import OrderedDict
 from pathlib import Path
 
-from agent.render.markdown import evidence_text
+from agent.render.provenance import (
+    CODE_SYSTEMS,
+    criterion_row,
+    evidence_text,
+    grounding_view,
+    measurement_row,
+    provenance_view,
+    strip_citations,
+)
 from agent.report import ImpressionItem, ModalitySection, Report
 from experts.core.types import Measurement, Statement, format_quantity
 
@@ -30,7 +38,6 @@ MAX_KEY_ROWS = 40
 LEAD_ORDER = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6", "X", "Y", "Z"]
 _CITE = re.compile(r"\s*\[(M|S|G):([^\]]+)\]")
 
-CODE_SYSTEMS = {"http://loinc.org": "LOINC", "http://snomed.info/sct": "SNOMED CT", "urn:cardioagent": "local"}
 STATUS_TEXT = {
     "preliminary": "Preliminary — not signed",
     "final": "Final — signed",
@@ -67,8 +74,7 @@ def linkify(text: str, known: set[str] | None = None) -> str:
     return "".join(out)
 
 
-def strip_markers(text: str) -> str:
-    return _CITE.sub("", text).strip()
+strip_markers = strip_citations  # the chat and follow-up answers import it from here
 
 
 # --- measurement grouping --------------------------------------------------
@@ -133,15 +139,16 @@ def _reference_cell(m: Measurement) -> str:
 def measurement_rows(ms: list[Measurement], *, with_anchor: bool = True, section_quality: str | None = None) -> str:
     rows = []
     for m in ms:
-        ident = f" id='{anchor('m', m.id)}'" if with_anchor else ""
-        code = f" <span class='ca-code' title='{e(m.code.display)}'>{e(CODE_SYSTEMS.get(m.code.system, 'code'))} {e(m.code.code)}</span>" if m.code else ""
+        r = measurement_row(m)
+        ident = f" id='{anchor('m', r.id)}'" if with_anchor else ""
+        code = f" <span class='ca-code' title='{e(r.code_display)}'>{e(r.code_text)}</span>" if r.code else ""
         # a value's quality is shown when it differs from its study's (which the section header shows)
-        quality = "" if m.quality in ("usable", section_quality) else f" <span class='ca-q ca-q-{m.quality}'>{e(m.quality.replace('_', '-'))}</span>"
+        quality = "" if r.quality in ("usable", section_quality) else f" <span class='ca-q ca-q-{r.quality}'>{e(r.quality.replace('_', '-'))}</span>"
         rows.append(
-            f"<tr{ident} class='{'ca-abn' if m.flag in ('low', 'high', 'abnormal') else ''}'>"
-            f"<td class='ca-label'>{e(m.label)}{quality}{code}</td><td class='ca-val'>{e(m.with_unit())}</td>{_flag_cell(m)}"
-            f"{_reference_cell(m)}<td class='ca-ev'>{e(evidence_text(m))}<div class='ca-src'>{e(m.method)} · "
-            f"{e(m.source.tool)} {e(m.source.version)}{(' · ' + e(m.source.model)) if m.source.model else ''}</div></td></tr>"
+            f"<tr{ident} class='{'ca-abn' if r.flag in ('low', 'high', 'abnormal') else ''}'>"
+            f"<td class='ca-label'>{e(r.label)}{quality}{code}</td><td class='ca-val'>{e(r.value)}</td>{_flag_cell(m)}"
+            f"{_reference_cell(m)}<td class='ca-ev'>{e(r.evidence)}<div class='ca-src'>{e(r.method)} · "
+            f"{e(r.source)}{(' · ' + e(r.model)) if r.model else ''}</div></td></tr>"
         )
     return "".join(rows)
 
@@ -195,13 +202,12 @@ def per_lead_matrix(ms: list[Measurement]) -> str:
 
 def criteria_list(st: Statement, by_id: dict[str, Measurement]) -> str:
     items = []
-    for c in st.criteria:
-        m = by_id.get(c.measurement_id)
-        value = f"{e(m.label)} <b>{e(m.with_unit())}</b>" if m else e(c.measurement_id)
-        link = f"<a href='#{anchor('m', c.measurement_id)}'>{value}</a>" if m else value
-        threshold = f"{c.threshold:g} {c.unit}".replace(" /min", " bpm").replace(" deg", "°")
-        met = "<span class='ca-met'>met</span>" if c.met else "<span class='ca-notmet'>not met</span>"
-        ref = f"<div class='ca-src'>{e(c.guideline.short())}</div>" if c.guideline else ""
+    for c in (criterion_row(x, by_id) for x in st.criteria):
+        value = f"{e(c.measured_label)} <b>{e(c.measured_value)}</b>" if c.measured_label else e(c.measurement_id)
+        link = f"<a href='#{anchor('m', c.measurement_id)}'>{value}</a>" if c.measured_label else value
+        threshold = f"{c.threshold} {c.unit}".replace(" /min", " bpm").replace(" deg", "°")
+        met = f"<span class='ca-{'met' if c.met else 'notmet'}'>{c.verdict}</span>"
+        ref = f"<div class='ca-src'>{e(c.guideline)}</div>" if c.guideline else ""
         items.append(f"<li>{link} {e(c.operator)} {e(threshold)} — {met}{ref}</li>")
     return "<ul class='ca-criteria'>" + "".join(items) + "</ul>" if items else "<span class='ca-muted'>no measured criteria</span>"
 
@@ -360,30 +366,15 @@ def render_panel(report: Report, downloads_note: str = "") -> str:
         a("<div class='ca-warn'><b>Inputs not used</b><ul>" + "".join(f"<li>{e(p.line())}</li>" for p in report.rejected_inputs) + "</ul></div>")
 
     if report.signoffs:
-        a("<h3 class='ca-h'>Sign-off</h3><ul class='ca-signoffs'>" + "".join(
-            f"<li><b>{e(so.action)}</b> by {e(so.clinician)} · {so.signed_at:%Y-%m-%d %H:%M} UTC" + (f" — {e(so.comment)}" if so.comment else "") + "</li>"
-            for so in report.signoffs) + "</ul>")  # fmt: skip
+        a("<h3 class='ca-h'>Sign-off</h3><ul class='ca-signoffs'>" + "".join(f"<li>{e(line)}</li>" for line in provenance_view(report).signoffs) + "</ul>")
 
-    g = report.grounding
-    pv = report.provenance
+    g = grounding_view(report.grounding)
+    pv = provenance_view(report)
     a("<details class='ca-block'><summary>Grounding and provenance</summary>")
-    a(f"<p>Composer <b>{e(g.composer)}</b>{' (fallback after failed LLM drafts)' if g.fell_back else ''}; sentences checked {g.sentences_checked}, "
-      f"kept {g.sentences_kept}, removed {g.sentences_removed}; numbers traced to a tool output {g.numbers_traced} of {g.numbers_checked}.</p>")  # fmt: skip
+    a(f"<p>{e(g.summary)}</p>")
     if g.removed:
-        a("<ul>" + "".join(f"<li>removed ({e(r.where)}): “{e(r.text)}” — {e(r.reason)}</li>" for r in g.removed) + "</ul>")
-    a(f"<p>{e(pv.app)} {e(pv.app_version)} · schema {e(pv.schema_version)} · backend {e(pv.backend)}{(' · ' + e(pv.llm_model)) if pv.llm_model else ''}"
-      f"{f' · {pv.llm_calls} LLM calls, {pv.llm_tokens} tokens' if pv.llm_calls else ''}</p><ul>")  # fmt: skip
-    for t in pv.tools:
-        a(f"<li>tool {e(t.tool)} {e(t.version)}{(' · model ' + e(t.model)) if t.model else ''}"
-          f"{(' · weights sha256 ' + e(t.weights_sha256[:16]) + '…') if t.weights_sha256 else ''}</li>")  # fmt: skip
-    for c in pv.tool_calls:
-        a(f"<li>call {e(c.tool)}({e(c.study_id)}) by {e(c.requested_by)}: {'ok' if c.ok else 'failed — ' + e(c.error or '')} in {c.runtime_s:.2f} s</li>")
-    for step in pv.plan:
-        a(f"<li>plan: {e(step)}</li>")
-    if pv.node_timings_s:
-        a("<li>timings: " + ", ".join(f"{e(k)} {v:.1f} s" for k, v in pv.node_timings_s.items()) + "</li>")
-    if pv.retrieval_note:
-        a(f"<li>retrieval: {e(pv.retrieval_note)}</li>")
+        a("<ul>" + "".join(f"<li>{e(line)}</li>" for line in g.removed) + "</ul>")
+    a(f"<p>{e(pv.summary)}</p><ul>" + "".join(f"<li>{e(line)}</li>" for line in pv.lines(with_signoffs=False)))
     a("</ul></details>")
     if downloads_note:
         a(f"<div class='ca-muted'>{e(downloads_note)}</div>")

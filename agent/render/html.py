@@ -13,7 +13,7 @@ import html
 import re
 from pathlib import Path
 
-from agent.render.markdown import evidence_text, reference_text
+from agent.render.provenance import citations, grounding_view, measurement_row, provenance_view, signed_line, statement_row
 from agent.report import Report
 
 CSS = """
@@ -75,6 +75,7 @@ def render_html(report: Report, out_dir: Path | None = None) -> str:
     a(f"<h1>CardioAgent report — case {e(report.case_id)}</h1>")
     a(f"<div class='meta'><span class='status {report.status}'>{report.status.upper()}</span> · report {e(report.report_id)} · "
       f"created {report.created_at:%Y-%m-%d %H:%M} UTC</div>")  # fmt: skip
+    a(f"<p class='signoff'><strong>Sign-off:</strong> {e(signed_line(report))}</p>")
     a(f"<div class='disclaimer' role='note'><strong>Decision support.</strong> {e(report.disclaimer)}</div>")
     p = report.patient
     demo = [f"age {p.age_years:g} y" if p.age_years is not None else None, p.sex,
@@ -83,9 +84,9 @@ def render_html(report: Report, out_dir: Path | None = None) -> str:
 
     a("<h2>Impression</h2><ul class='impression' id='impression'>")
     for item in report.impression:
-        refs = [f"<a href='#{_anchor('S', i)}'>{e(i)}</a>" for i in item.statement_ids]
-        refs += [f"<a href='#{_anchor('M', i)}'>{e(i)}</a>" for i in item.measurement_ids]
-        refs += [f"<a href='#{_anchor('G', i)}'>{e(i)}</a>" for i in item.passage_ids]
+        cited = citations(item)
+        refs = [f"<a href='#{_anchor(kind, i)}'>{e(i)}</a>" for kind, ids in (("S", cited.statements), ("M", cited.measurements), ("G", cited.passages))
+                for i in ids]  # fmt: skip
         a(f"<li class='{item.kind}'>{_linkify(item.text)}" + (f" <span class='refs'>({', '.join(refs)})</span>" if refs else "") + "</li>")
     if not report.impression:
         a("<li>No impression item passed verification.</li>")
@@ -103,20 +104,19 @@ def render_html(report: Report, out_dir: Path | None = None) -> str:
         if s.measurements:
             a("<table class='measurements'><thead><tr><th>Measurement</th><th>Value</th><th>Flag</th><th>Reference</th>"
               "<th>Method</th><th>Evidence</th><th>Source</th></tr></thead><tbody>")  # fmt: skip
-            for m in s.measurements:
-                code = f"<br><code>{e(m.code.system.split('/')[-1])} {e(m.code.code)}</code>" if m.code else ""
-                ref_src = f"<br><span class='refs'>{e(m.reference_range.source.short())}</span>" if m.reference_range and m.reference_range.source else ""
-                a(f"<tr id='{_anchor('M', m.id)}'><td>{e(m.label)}{code}</td><td class='value'>{e(m.with_unit())}</td>"
-                  f"<td class='flag-{m.flag or 'none'}'>{e(m.flag or '')}</td><td>{e(reference_text(m))}{ref_src}</td><td>{e(m.method)}</td>"
-                  f"<td>{e(evidence_text(m))}</td><td>{e(m.source.tool)} {e(m.source.version)}<br><code>{e(m.id)}</code></td></tr>")  # fmt: skip
+            for r in map(measurement_row, s.measurements):
+                code = f"<br><code>{e(r.code_text)}</code>" if r.code else ""
+                ref_src = f"<br><span class='refs'>{e(r.reference_source)}</span>" if r.reference_source else ""
+                a(f"<tr id='{_anchor('M', r.id)}'><td>{e(r.label)}{code}</td><td class='value'>{e(r.value)}</td>"
+                  f"<td class='flag-{r.flag or 'none'}'>{e(r.flag)}</td><td>{e(r.reference)}{ref_src}</td><td>{e(r.method)}</td>"
+                  f"<td>{e(r.evidence)}</td><td>{e(r.source)}<br><code>{e(r.id)}</code></td></tr>")  # fmt: skip
             a("</tbody></table>")
         if s.statements:
             a("<table class='statements'><thead><tr><th>Finding</th><th>Status</th><th>Criteria (value, threshold, guideline)</th></tr></thead><tbody>")
-            for st in s.statements:
+            for st in map(statement_row, s.statements):
                 crit = "".join(
-                    f"<li><a href='#{_anchor('M', c.measurement_id)}'>{e(c.measurement_id.split('.')[-1])}</a> {e(c.operator)} "
-                    f"{c.threshold:g} {e(c.unit)} — {'met' if c.met else 'not met'}"
-                    + (f" <span class='refs'>({e(c.guideline.short())})</span>" if c.guideline else "") + "</li>"
+                    f"<li><a href='#{_anchor('M', c.measurement_id)}'>{e(c.name)}</a> {e(c.rule)} — {c.verdict}"
+                    + (f" <span class='refs'>({e(c.guideline)})</span>" if c.guideline else "") + "</li>"
                     for c in st.criteria
                 )  # fmt: skip
                 expl = f"<br><span class='refs'>{e(st.explanation)}</span>" if st.explanation else ""
@@ -148,27 +148,12 @@ def render_html(report: Report, out_dir: Path | None = None) -> str:
             a("".join(f"<li>“{e(f)}”</li>" for f in rh.flagged_instructions) + "</ul>")
 
     a("<h2>Limitations</h2><ul>" + "".join(f"<li>{e(x)}</li>" for x in report.limitations) + "</ul>")
-    g = report.grounding
-    a("<h2>Grounding</h2>")
-    a(f"<p>Composer: {e(g.composer)}{' (fallback after failed LLM drafts)' if g.fell_back else ''}. Sentences checked {g.sentences_checked}, "
-      f"kept {g.sentences_kept}, removed {g.sentences_removed}; numbers traced {g.numbers_traced} of {g.numbers_checked}.</p>")  # fmt: skip
+    g = grounding_view(report.grounding)
+    a(f"<h2>Grounding</h2><p>{e(g.summary)}</p>")
     if g.removed:
-        a("<ul>" + "".join(f"<li>removed ({e(r.where)}): “{e(r.text)}” — {e(r.reason)}</li>" for r in g.removed) + "</ul>")
-    pv = report.provenance
-    a("<h2>Provenance</h2><ul>")
-    a(f"<li>{e(pv.app)} {e(pv.app_version)}, schema {e(pv.schema_version)}, backend {e(pv.backend)}{(' (' + e(pv.llm_model) + ')') if pv.llm_model else ''}</li>")
-    for t in pv.tools:
-        a(f"<li>tool {e(t.tool)} {e(t.version)}{(', model ' + e(t.model)) if t.model else ''}"
-          f"{(', weights sha256 ' + e(t.weights_sha256[:16]) + '…') if t.weights_sha256 else ''}</li>")  # fmt: skip
-    for step in pv.plan:
-        a(f"<li>plan: {e(step)}</li>")
-    for c in pv.tool_calls:
-        a(f"<li>call {e(c.tool)}({e(c.study_id)}) {'ok' if c.ok else 'FAILED: ' + e(c.error or '')} in {c.runtime_s:.2f} s</li>")
-    if pv.retrieval_note:
-        a(f"<li>retrieval: {e(pv.retrieval_note)}</li>")
-    for so in report.signoffs:
-        a(f"<li>{e(so.action)} by {e(so.clinician)} at {so.signed_at:%Y-%m-%d %H:%M} UTC{(': ' + e(so.comment)) if so.comment else ''}</li>")
-    a("</ul>")
+        a("<ul>" + "".join(f"<li>{e(line)}</li>" for line in g.removed) + "</ul>")
+    pv = provenance_view(report)
+    a(f"<h2>Provenance</h2><ul><li>{e(pv.summary)}</li>" + "".join(f"<li>{e(line)}</li>" for line in pv.lines()) + "</ul>")
     if report.rejected_inputs:
         a("<h2>Inputs not used</h2><ul>" + "".join(f"<li>{e(p.line())}</li>" for p in report.rejected_inputs) + "</ul>")
     a("</main></body></html>")

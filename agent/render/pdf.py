@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.atomic import atomic_write_bytes
-from agent.render.markdown import evidence_text, reference_text, strip_citations
+from agent.render.provenance import citations, grounding_view, measurement_row, provenance_view, signed_line, statement_row, strip_citations
 from agent.report import Report
 
 FILENAME = "report.pdf"
@@ -115,6 +115,7 @@ def render_pdf(report: Report) -> bytes:
     pdf.set_font(FONT, "B", 15)
     pdf.multi_cell(0, 8, f"CardioAgent report — case {report.case_id}", new_x="LMARGIN", new_y="NEXT")
     _para(pdf, f"{report.status.upper()} · report {report.report_id} · created {report.created_at:%Y-%m-%d %H:%M} UTC", size=8, grey=True)
+    _para(pdf, f"Sign-off: {signed_line(report)}", size=8.5, style="B")
     pdf.ln(1)
     pdf.set_fill_color(255, 248, 197)
     pdf.set_font(FONT, "", 8.5)
@@ -130,7 +131,7 @@ def render_pdf(report: Report) -> bytes:
     if report.impression:
         items = []
         for item in report.impression:
-            refs = item.statement_ids + item.measurement_ids + item.passage_ids
+            refs = citations(item).all
             items.append(strip_citations(item.text) + (f"  ({', '.join(refs)})" if refs else ""))
         _bullets(pdf, items)
     else:
@@ -147,19 +148,15 @@ def render_pdf(report: Report) -> bytes:
         _para(pdf, f"Files: {', '.join(s.files)} · tool {s.tool} {s.tool_version} · quality {q}", size=8, grey=True)
         if s.measurements:
             rows = []
-            for m in s.measurements:
-                code = f"\n{m.code.system.split('/')[-1]} {m.code.code}" if m.code else ""
-                ref = reference_text(m) + (f"\n{m.reference_range.source.short()}" if m.reference_range and m.reference_range.source else "")
-                rows.append([m.label + code, m.with_unit(), m.flag or "", ref, m.method, evidence_text(m), f"{m.source.tool} {m.source.version}\n{m.id}"])
+            for r in map(measurement_row, s.measurements):
+                code = f"\n{r.code_text}" if r.code else ""
+                ref = r.reference + (f"\n{r.reference_source}" if r.reference_source else "")
+                rows.append([r.label + code, r.value, r.flag, ref, r.method, r.evidence, f"{r.source}\n{r.id}"])
             _table(pdf, ["Measurement", "Value", "Flag", "Reference", "Method", "Evidence", "Source"], rows, (30, 16, 11, 42, 36, 30, 25))
         if s.statements:
             rows = []
-            for st in s.statements:
-                crit = "\n".join(
-                    f"{c.measurement_id.split('.')[-1]} {c.operator} {c.threshold:g} {c.unit} — {'met' if c.met else 'not met'}"
-                    + (f" ({c.guideline.short()})" if c.guideline else "")
-                    for c in st.criteria
-                )
+            for st in map(statement_row, s.statements):
+                crit = "\n".join(c.text() for c in st.criteria)
                 rows.append([st.label + (f"\n{st.explanation}" if st.explanation else ""), st.status, crit])
             _table(pdf, ["Finding", "Status", "Criteria (value, threshold, guideline)"], rows, (55, 20, 115))
         for art in s.artifacts:
@@ -187,22 +184,14 @@ def render_pdf(report: Report) -> bytes:
 
     _heading(pdf, "Limitations")
     _bullets(pdf, report.limitations or ["None recorded."])
-    g = report.grounding
+    g = grounding_view(report.grounding)
     _heading(pdf, "Grounding")
-    _para(pdf, f"Composer: {g.composer}{' (fallback after failed LLM drafts)' if g.fell_back else ''}. Sentences checked {g.sentences_checked}, "
-               f"kept {g.sentences_kept}, removed {g.sentences_removed}; numbers traced {g.numbers_traced} of {g.numbers_checked}.")  # fmt: skip
+    _para(pdf, g.summary)
     if g.removed:
-        _bullets(pdf, [f"removed ({r.where}): “{r.text}” — {r.reason}" for r in g.removed], size=8)
-    pv = report.provenance
+        _bullets(pdf, list(g.removed), size=8)
+    pv = provenance_view(report)
     _heading(pdf, "Provenance")
-    lines = [f"{pv.app} {pv.app_version}, schema {pv.schema_version}, backend {pv.backend}" + (f" ({pv.llm_model})" if pv.llm_model else "")]
-    lines += [f"tool {t.tool} {t.version}" + (f", model {t.model}" if t.model else "") + (f", weights sha256 {t.weights_sha256[:16]}…" if t.weights_sha256 else "")
-              for t in pv.tools]  # fmt: skip
-    lines += [f"call {c.tool}({c.study_id}) " + ("ok" if c.ok else f"FAILED: {c.error or ''}") + f" in {c.runtime_s:.2f} s" for c in pv.tool_calls]
-    if pv.retrieval_note:
-        lines.append(f"retrieval: {pv.retrieval_note}")
-    lines += [f"{so.action} by {so.clinician} at {so.signed_at:%Y-%m-%d %H:%M} UTC" + (f": {so.comment}" if so.comment else "") for so in report.signoffs]
-    _bullets(pdf, lines, size=8)
+    _bullets(pdf, [pv.summary, *pv.lines()], size=8)
     if report.rejected_inputs:
         _heading(pdf, "Inputs not used")
         _bullets(pdf, [p.line() for p in report.rejected_inputs], size=8)

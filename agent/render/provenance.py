@@ -1,0 +1,295 @@
+"""What every renderer says about where a report's content comes from.
+
+Why one module: the Markdown, HTML and PDF reports and the UI's report panel
+each used to turn measurements, criteria, grounding and provenance into text
+on their own, and the four drifted apart (one listed the plan, another the
+timings; a tool appeared once per model string). Here a Report becomes typed
+rows of plain text — no markup — and each renderer only decides how a row
+looks (a table cell, a list item, a PDF bullet). What the rows *say* is
+decided once, so the formats cannot disagree.
+
+Everything here is pure: no I/O, no HTML escaping, no Gradio.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from agent.report import GroundingSummary, ImpressionItem, Provenance, Report, SignOff, ToolCallRecord
+from experts.core.types import Criterion, Measurement, Statement, format_quantity
+
+_CITE = re.compile(r"\s*\[(M|S|G):([^\]]+)\]")
+CODE_SYSTEMS = {"http://loinc.org": "LOINC", "http://snomed.info/sct": "SNOMED CT", "urn:cardioagent": "local"}
+WEIGHTS_PREFIX = 16
+
+
+# --- plain-text pieces shared by all formats ------------------------------------
+
+
+def strip_citations(text: str) -> str:
+    """Prose without its [M:id] [S:id] [G:id] markers (formats without links)."""
+    return _CITE.sub("", text).strip()
+
+
+def reference_text(m: Measurement) -> str:
+    """'390 ms – 460 ms (adults)': the reference range as the tables print it."""
+    rr = m.reference_range
+    if rr is None or (rr.low is None and rr.high is None):
+        return ""
+    lo = format_quantity(rr.low, rr.unit, m.decimals) if rr.low is not None else "…"
+    hi = format_quantity(rr.high, rr.unit, m.decimals) if rr.high is not None else "…"
+    pop = f" ({rr.population})" if rr.population else ""
+    return f"{lo} – {hi}{pop}"
+
+
+def evidence_text(m: Measurement) -> str:
+    """Where in the input a value was measured: file; location; leads; time; frames; slices; phases."""
+    e = m.evidence
+    parts = [e.file]
+    if e.location:
+        parts.append(e.location)
+    if e.leads:
+        parts.append("leads " + ",".join(e.leads))
+    if e.time_span_s:
+        parts.append(f"{e.time_span_s[0]:.2f}–{e.time_span_s[1]:.2f} s")
+    if e.frames:
+        parts.append("frames " + ",".join(map(str, e.frames[:8])) + ("…" if len(e.frames) > 8 else ""))
+    if e.slices:
+        parts.append("slices " + ",".join(map(str, e.slices[:12])) + ("…" if len(e.slices) > 12 else ""))
+    if e.phases:
+        parts.append("phases " + ",".join(map(str, e.phases)))
+    return "; ".join(parts)
+
+
+def weights_text(sha256: str | None) -> str:
+    return f"weights sha256 {sha256[:WEIGHTS_PREFIX]}…" if sha256 else ""
+
+
+# --- measurements ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeasurementRow:
+    """One measurement as every table shows it."""
+
+    id: str
+    label: str
+    value: str  # value with its unit, e.g. '72 bpm'
+    flag: str  # '' when the tool gave no flag
+    reference: str  # '' when there is no range
+    reference_source: str  # guideline of the range, '' when none
+    method: str
+    evidence: str
+    tool: str
+    tool_version: str
+    model: str  # '' when the tool names no model
+    weights: str  # 'weights sha256 0123…' or ''
+    code_system: str  # 'LOINC', 'SNOMED CT', 'local', '' when uncoded
+    code: str
+    code_display: str
+    quality: str
+
+    @property
+    def source(self) -> str:
+        """'ecg_analyze 0.2.0'."""
+        return f"{self.tool} {self.tool_version}"
+
+    @property
+    def code_text(self) -> str:
+        """'LOINC 8867-4' or ''."""
+        return f"{self.code_system} {self.code}" if self.code else ""
+
+
+def measurement_row(m: Measurement) -> MeasurementRow:
+    rr = m.reference_range
+    return MeasurementRow(
+        id=m.id, label=m.label, value=m.with_unit(), flag=m.flag or "", reference=reference_text(m),
+        reference_source=rr.source.short() if rr is not None and rr.source else "", method=m.method, evidence=evidence_text(m),
+        tool=m.source.tool, tool_version=m.source.version, model=m.source.model or "", weights=weights_text(m.source.weights_sha256),
+        code_system=CODE_SYSTEMS.get(m.code.system, "code") if m.code else "", code=m.code.code if m.code else "",
+        code_display=m.code.display if m.code else "", quality=m.quality,
+    )  # fmt: skip
+
+
+# --- statements and their criteria -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CriterionRow:
+    """'qrs_duration >= 120 ms — met (AHA/ACCF/HRS 2009, Part III)'."""
+
+    measurement_id: str
+    name: str  # the measurement's machine name (last part of its id)
+    operator: str
+    threshold: str  # formatted with ':g', e.g. '120'
+    unit: str
+    met: bool
+    guideline: str  # short citation of the threshold, '' when none
+    measured_label: str = ""  # label of the measurement when it is in the report
+    measured_value: str = ""  # its value with unit
+
+    @property
+    def verdict(self) -> str:
+        return "met" if self.met else "not met"
+
+    @property
+    def rule(self) -> str:
+        """'>= 120 ms'."""
+        return f"{self.operator} {self.threshold} {self.unit}"
+
+    def text(self) -> str:
+        """Plain: name, rule, verdict and guideline."""
+        return f"{self.name} {self.rule} — {self.verdict}" + (f" ({self.guideline})" if self.guideline else "")
+
+
+def criterion_row(c: Criterion, by_id: dict[str, Measurement] | None = None) -> CriterionRow:
+    m = (by_id or {}).get(c.measurement_id)
+    return CriterionRow(measurement_id=c.measurement_id, name=c.measurement_id.split(".")[-1], operator=c.operator, threshold=f"{c.threshold:g}",
+                        unit=c.unit, met=c.met, guideline=c.guideline.short() if c.guideline else "",
+                        measured_label=m.label if m else "", measured_value=m.with_unit() if m else "")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StatementRow:
+    id: str
+    label: str
+    status: str
+    explanation: str
+    confidence: float | None
+    tool: str
+    tool_version: str
+    criteria: tuple[CriterionRow, ...] = ()
+
+
+def statement_row(st: Statement, by_id: dict[str, Measurement] | None = None) -> StatementRow:
+    return StatementRow(id=st.id, label=st.label, status=st.status, explanation=st.explanation or "", confidence=st.confidence,
+                        tool=st.source.tool, tool_version=st.source.version, criteria=tuple(criterion_row(c, by_id) for c in st.criteria))  # fmt: skip
+
+
+# --- impression citations ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CitationRow:
+    """The ids one impression item rests on, by kind."""
+
+    statements: tuple[str, ...]
+    measurements: tuple[str, ...]
+    passages: tuple[str, ...]
+
+    @property
+    def all(self) -> list[str]:
+        return [*self.statements, *self.measurements, *self.passages]
+
+
+def citations(item: ImpressionItem) -> CitationRow:
+    return CitationRow(tuple(item.statement_ids), tuple(item.measurement_ids), tuple(item.passage_ids))
+
+
+# --- grounding ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroundingView:
+    composer: str
+    summary: str  # one sentence with the counts
+    removed: tuple[str, ...]  # one line per removed sentence
+
+
+def grounding_view(g: GroundingSummary) -> GroundingView:
+    summary = (f"Composer: {g.composer}{' (fallback after failed LLM drafts)' if g.fell_back else ''}. Sentences checked {g.sentences_checked}, "
+               f"kept {g.sentences_kept}, removed {g.sentences_removed}; numbers traced to a tool output {g.numbers_traced} of {g.numbers_checked}.")  # fmt: skip
+    return GroundingView(composer=g.composer, summary=summary, removed=tuple(f"removed ({r.where}): “{r.text}” — {r.reason}" for r in g.removed))
+
+
+# --- provenance --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ToolBuild:
+    """One version of a tool with the models it ran (a tool may report
+    several: a rule engine and a network)."""
+
+    version: str
+    models: tuple[str, ...]  # 'unet, weights sha256 0123…' per model
+
+    def text(self) -> str:
+        return self.version + (f" ({'; '.join(self.models)})" if self.models else "")
+
+
+@dataclass(frozen=True)
+class ToolGroup:
+    """A tool once, with every version and model the report used."""
+
+    tool: str
+    builds: tuple[ToolBuild, ...]
+
+    def text(self) -> str:
+        return f"tool {self.tool} " + ", ".join(b.text() for b in self.builds)
+
+
+def tool_groups(pv: Provenance) -> list[ToolGroup]:
+    """Tools in first-seen order; within a tool, versions in first-seen order;
+    a model-less entry of a version that also names a model adds nothing."""
+    versions: dict[str, dict[str, list[str]]] = {}
+    for t in pv.tools:
+        models = versions.setdefault(t.tool, {}).setdefault(t.version, [])
+        desc = ", ".join(x for x in (f"model {t.model}" if t.model else "", weights_text(t.weights_sha256)) if x)
+        if desc and desc not in models:
+            models.append(desc)
+    return [ToolGroup(tool, tuple(ToolBuild(v, tuple(ms)) for v, ms in by_version.items())) for tool, by_version in versions.items()]
+
+
+def call_text(c: ToolCallRecord) -> str:
+    """'call ecg_analyze(ecg-1) by planner: ok in 1.20 s'."""
+    return f"call {c.tool}({c.study_id}) by {c.requested_by}: {'ok' if c.ok else 'FAILED: ' + (c.error or '')} in {c.runtime_s:.2f} s"
+
+
+def signoff_text(so: SignOff) -> str:
+    """'signed by Dr A at 2026-11-26 09:30 UTC: Agree.'"""
+    return f"{so.action} by {so.clinician} at {so.signed_at:%Y-%m-%d %H:%M} UTC" + (f": {so.comment}" if so.comment else "")
+
+
+@dataclass(frozen=True)
+class ProvenanceView:
+    summary: str  # app, version, schema, backend, model, LLM use
+    tools: tuple[ToolGroup, ...]
+    calls: tuple[str, ...]
+    plan: tuple[str, ...]
+    timings: str  # '' when none were recorded
+    retrieval: str  # '' when no note
+    signoffs: tuple[str, ...] = field(default=())
+
+    def lines(self, *, with_signoffs: bool = True) -> list[str]:
+        """Every item below the summary, in the order all formats list them."""
+        out = [t.text() for t in self.tools] + list(self.calls) + [f"plan: {p}" for p in self.plan]
+        if self.timings:
+            out.append(f"timings: {self.timings}")
+        if self.retrieval:
+            out.append(f"retrieval: {self.retrieval}")
+        if with_signoffs:
+            out += list(self.signoffs)
+        return out
+
+
+def provenance_view(report: Report) -> ProvenanceView:
+    pv = report.provenance
+    summary = (f"{pv.app} {pv.app_version}, schema {pv.schema_version}, backend {pv.backend}" + (f" ({pv.llm_model})" if pv.llm_model else "")
+               + (f"; {pv.llm_calls} LLM calls, {pv.llm_tokens} tokens" if pv.llm_calls else ""))  # fmt: skip
+    timings = ", ".join(f"{k} {v:.1f} s" for k, v in pv.node_timings_s.items())
+    return ProvenanceView(summary=summary, tools=tuple(tool_groups(pv)), calls=tuple(call_text(c) for c in pv.tool_calls), plan=tuple(pv.plan),
+                          timings=timings, retrieval=pv.retrieval_note or "", signoffs=tuple(signoff_text(s) for s in report.signoffs))  # fmt: skip
+
+
+# --- sign-off (who and when, for the top of every format) --------------------------
+
+
+def signed_line(report: Report) -> str:
+    """'Signed by Dr A at 2026-11-26 09:30 UTC' for the report's header, or
+    'Not signed: awaiting review by a clinician' while preliminary."""
+    if not report.signoffs:
+        return "Not signed: awaiting review by a clinician"
+    last = report.signoffs[-1]
+    verb = "Signed" if last.action == "signed" else "Amended"
+    return f"{verb} by {last.clinician} at {last.signed_at:%Y-%m-%d %H:%M} UTC" + (f" — {last.comment}" if last.comment else "")

@@ -17,7 +17,7 @@ from agent.runner import analyze
 from experts import registry
 from experts.core.types import Modality, PatientContext
 from tests import fixtures
-from tests.foundation.toy_tools import TOY_PATHS
+from tests.toy_tools import TOY_PATHS
 
 
 @pytest.fixture()

@@ -6,7 +6,7 @@ import pytest
 
 from experts import registry
 from tests import fixtures
-from tests.llm.toys import TOY_LLM_PATHS
+from tests.toy_tools import TOY_LLM_PATHS
 
 
 @pytest.fixture()

@@ -12,7 +12,7 @@ from agent.case import ClinicalContext
 from agent.report import ModalitySection
 from agent.tokens import ApproximateCounter
 from experts.core.types import Criterion, Evidence, Measurement, Modality, Quality, Source, Statement, StudyInput
-from tests.llm.toys import ToyQTTool
+from tests.toy_tools import ToyQTTool
 
 SRC = Source(tool="t", version="1")
 

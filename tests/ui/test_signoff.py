@@ -21,7 +21,7 @@ from agent.signoff import (
 )
 from experts import registry
 from tests import fixtures
-from tests.foundation.toy_tools import TOY_PATHS
+from tests.toy_tools import TOY_PATHS
 
 
 @pytest.fixture()

@@ -8,10 +8,12 @@ passage's own citation, with the ids attached. It is the embedded default
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from agent.case import InputProblem
 from agent.report import ImpressionItem, ModalitySection, ToolCallRecord
+from agent.synthesis import synthesize
 from experts.core.types import Measurement, Modality, Statement, format_quantity
 from retrieval.types import GuidelinePassage
 
@@ -60,7 +62,24 @@ def _criteria_phrase(st: Statement, measurements: dict[str, Measurement]) -> tup
     return "; ".join(parts), ids
 
 
-def relevant_passages(st: Statement, passages: list[GuidelinePassage]) -> list[GuidelinePassage]:
+# Finer than the verifier's lexicon: a finding named by one side must not
+# take a passage about the other ("complete RBBB criteria" for an LBBB).
+SPECIFIC_CONCEPTS: dict[str, re.Pattern] = {
+    "lbbb": re.compile(r"\b(left\s+bundle[-\s]branch\s+block|LBBB)\b", re.I),
+    "rbbb": re.compile(r"\b(right\s+bundle[-\s]branch\s+block|RBBB)\b", re.I),
+}
+# Diagnoses a passage may be conditioned on ("AF catheter ablation in HFrEF"):
+# such a passage is context only in a case where a tool found that diagnosis.
+PREMISE_CONCEPTS = frozenset({"atrial_fibrillation", "atrial_flutter", "pre_excitation", "ventricular_arrhythmia", "av_block", "pause"})
+
+
+def _specific(text: str) -> set[str]:
+    return {k for k, pat in SPECIFIC_CONCEPTS.items() if pat.search(text)}
+
+
+def relevant_passages(
+    st: Statement, passages: list[GuidelinePassage], case_concepts: set[str] | None = None
+) -> list[GuidelinePassage]:
     """Keep passages that speak of the finding itself.
 
     Why a gate after retrieval: nearest-neighbour search always returns k
@@ -68,15 +87,25 @@ def relevant_passages(st: Statement, passages: list[GuidelinePassage]) -> list[G
     sinus bradycardia. A passage is shown for a finding only when it names
     every diagnostic concept of the finding's label (the verifier's
     lexicon), or — for findings whose label names no such concept — when it
-    concerns one of the finding's measurements.
+    concerns one of the finding's measurements. Two further gates: a
+    passage naming the other side of a pair (RBBB for an LBBB) is dropped,
+    and, when `case_concepts` (the concepts of the case's present findings)
+    is given, so is a passage premised on a diagnosis the case does not have
+    (AF ablation as 'context' for a reduced LVEF in sinus rhythm).
     """
     from agent.verifier import concepts_in, statement_concepts
 
     wanted = statement_concepts(st)
+    wanted_specific = _specific(st.label)
     names = {c.measurement_id.split(".")[-1] for c in st.criteria}
     kept = []
     for p in passages:
-        have = concepts_in(p.text + " " + p.section)
+        text = p.text + " " + p.section
+        have = concepts_in(text)
+        if wanted_specific and not wanted_specific <= _specific(text):
+            continue
+        if case_concepts is not None and (have & PREMISE_CONCEPTS) - case_concepts - wanted:
+            continue
         if wanted and wanted <= have:
             kept.append(p)
         elif not wanted and names & set(p.measurements):
@@ -97,8 +126,19 @@ def compose(
     `passages_for` maps a statement or measurement id to the guideline
     passages retrieved for it.
     """
+    from agent.verifier import statement_concepts
+
     draft = Draft()
     measurements = {m.id: m for s in sections for m in s.measurements}
+    pool = list({p.id: p for ps in passages_for.values() for p in ps}.values())
+    syntheses = synthesize(sections, pool)
+    suppressed: dict[str, tuple[str, ...]] = {}
+    for syn in syntheses:
+        for sid, prefixes in syn.suppress_context.items():
+            suppressed[sid] = suppressed.get(sid, ()) + prefixes
+    case_concepts = set().union(
+        *(statement_concepts(st) for s in sections if s.quality.verdict != "non_diagnostic" for st in s.statements if st.status == "present")
+    )
 
     for section in sections:
         head = f"{section.modality.display} ({section.study_id}): quality {section.quality.verdict.replace('_', '-')}."
@@ -115,7 +155,9 @@ def compose(
             draft.impression.append(
                 ImpressionItem(text=text, statement_ids=[st.id], measurement_ids=ids, kind="finding")
             )
-            for p in relevant_passages(st, passages_for.get(st.id, [])):
+            for p in relevant_passages(st, passages_for.get(st.id, []), case_concepts):
+                if p.id.startswith(suppressed.get(st.id, ())):
+                    continue  # a synthesis rule explains why this passage does not apply
                 if p.collection == "guidelines":
                     text = f"Guideline context for {st.label}: {p.citation()}."
                 else:
@@ -156,6 +198,9 @@ def compose(
             )
         for w in section.warnings:
             draft.limitations.append(f"{section.modality.display} ({section.study_id}): {w}")
+
+    # What the studies say together comes after what each says alone.
+    draft.impression.extend(syn.item for syn in syntheses)
 
     if sections and not any(i.kind in ("finding", "measurement") for i in draft.impression):
         if all(s.quality.verdict != "non_diagnostic" for s in sections):

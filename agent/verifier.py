@@ -18,7 +18,12 @@ What a number may equal (after rounding to the decimals the text shows):
   reference-range bound of a measurement cited in the same sentence (these
   are tool outputs, carried with their guideline citation);
 - a year or section number of a guideline passage or reference cited in the
-  same sentence.
+  same sentence;
+- a threshold stated in the text of a curated guideline passage cited in the
+  same sentence, with the same unit, and only where the sentence uses it as
+  a threshold ('≤ 35%', '150 ms or more'): "LVEF is 35% [G:...]" stays
+  untraced, so a passage cannot stand in for a measurement. A user's
+  document never supplies a threshold.
 """
 
 from __future__ import annotations
@@ -82,11 +87,19 @@ RECOMMENDATION = re.compile(
 )
 NEGATION = re.compile(r"\b(no|not|without|absent|absence|excluded|negative\s+for|nor)\b", re.I)
 
-NUMBER = re.compile(
-    r"(?<![\w.\-/])(?P<num>[-+−]?\d+(?:[.,]\d+)?)"
-    r"(?![\w])(?:\s*(?P<unit>%|ms\b|msec\b|bpm\b|/min\b|beats\s+per\s+minute|mL/m²|mL/m2|mL\b|ml\b|g/m²|g/m2|g\b|mm\b|mV\b|μV\b|uV\b|°|deg\b|degrees\b|cm/s\b|m/s\b|s\b|Hz\b|dB\b|m²|m2\b))?",
-    re.I,
+UNITS = (
+    r"%|ms\b|msec\b|bpm\b|/min\b|beats\s+per\s+minute|mL/m²|mL/m2|mL\b|ml\b|g/m²|g/m2|g\b|mm\b|mV\b|μV\b|uV\b|°|deg\b|degrees\b|"
+    r"cm/s\b|m/s\b|s\b|Hz\b|dB\b|m²|m2\b"
 )
+NUMBER = re.compile(r"(?<![\w.\-/])(?P<num>[-+−]?\d+(?:[.,]\d+)?)" rf"(?![\w])(?:\s*(?P<unit>{UNITS}))?", re.I)
+# A range in guideline text ("QRS of 130–149 ms") gives its unit to both ends.
+RANGE = re.compile(r"(?<![\w.])(?P<lo>\d+(?:\.\d+)?)\s*(?:–|-|to)\s*(?P<hi>\d+(?:\.\d+)?)" rf"\s*(?P<unit>{UNITS})", re.I)
+# How a sentence uses a number as a threshold: a comparator just before it,
+# or "or more/less ..." just after it.
+THRESHOLD_BEFORE = re.compile(
+    r"(?:≤|≥|<=|>=|<|>|\bat\s+least|\bat\s+most|\bbelow|\babove|\bunder|\bover|\bthreshold(?:\s+of)?|\bcut-?off(?:\s+of)?)\s*$", re.I
+)
+THRESHOLD_AFTER = re.compile(r"^\s*or\s+(?:less|more|lower|higher|above|below|greater|longer|shorter)\b", re.I)
 NOT_QUANTITIES = re.compile(r"\b\d+-lead\b|\b(?:lead|leads)\s+[IVX]+\b|\bclass\s+[IV]+[ab]?\b", re.I)
 
 UNIT_ALIASES = {
@@ -159,6 +172,30 @@ def _matches(value: float, num: float, decimals: int) -> bool:
 def _to_float(num_text: str) -> tuple[float, int]:
     t = num_text.replace("−", "-").replace(",", ".")
     return float(t), _decimals(t)
+
+
+def _unit_of(text: str | None) -> str | None:
+    t = (text or "").lower()
+    return UNIT_ALIASES.get(t, t) if t else None
+
+
+def guideline_thresholds(p: GuidelinePassage) -> list[tuple[float, str]]:
+    """The (value, unit) pairs a curated passage states; none for user documents."""
+    if p.collection != "guidelines":
+        return []
+    out = []
+    for m in NUMBER.finditer(p.text):
+        unit = _unit_of(m.group("unit"))
+        if unit:
+            out.append((_to_float(m.group("num"))[0], unit))
+    for m in RANGE.finditer(p.text):
+        unit = _unit_of(m.group("unit"))
+        out += [(float(m.group("lo")), unit), (float(m.group("hi")), unit)]
+    return out
+
+
+def used_as_threshold(text: str, start: int, end: int) -> bool:
+    return bool(THRESHOLD_BEFORE.search(text[max(0, start - 24) : start]) or THRESHOLD_AFTER.search(text[end : end + 30]))
 
 
 def check_sentence(
@@ -243,6 +280,10 @@ def check_sentence(
         if unit:
             traced = any(x.unit == unit and _matches(x.value, num, dec) for x in ev.measurements.values())
             traced = traced or any(u == unit and _matches(t, num, dec) for t, u in thresholds + ranges)
+            traced = traced or (
+                used_as_threshold(scrubbed, m.start(), m.end())
+                and any(u == unit and _matches(t, num, dec) for p in cited_g for t, u in guideline_thresholds(p))
+            )
         else:
             traced = any(_matches(x.value, num, dec) for x in cited_m)
             traced = traced or any(_matches(t, num, dec) for t, _ in thresholds + ranges)

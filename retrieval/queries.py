@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 ABNORMAL_FLAGS = {"high", "low", "abnormal"}
+SYNTHESIS_PRIORITY = 90  # companion queries rank after every finding's own query
 NORMAL_STATEMENTS = {"sinus_rhythm", "normal_ecg", "normal_sinus_rhythm", "normal", "normal_study"}
 UNIT_TEXT = {"/min": "bpm", "1": "", "mL/m2": "mL/m²", "g/m2": "g/m²", "deg": "°", "m2": "m²"}
 
@@ -203,6 +204,50 @@ STATEMENT_TERMS: dict[str, tuple[str, str]] = {
     "late_gadolinium_enhancement": ("lge", "late gadolinium enhancement, myocardial scar, cardiomyopathy"),
 }
 
+# Companion queries for cross-modality synthesis (agent/synthesis.py): a
+# finding that takes part in a rule also asks for the rule's passage, but
+# only when it comes from the rule's side (the finding's 'modality') and the
+# partner modality was supplied — an ECG alone never asks about CRT, and a
+# finding that does not say where it came from asks nothing extra.
+# statement name (or prefix ending in '*') -> [(own modality, partner modalities, concept key, query text)].
+IMAGING_MODALITIES = ("echo", "cmr", "kspace")
+CRT_QUERY = "cardiac resynchronization therapy CRT: LBBB with QRS 150 ms or more and LVEF 35% or less in sinus rhythm"
+CRT_MID_QUERY = "CRT should be considered: LBBB morphology with QRS 130–149 ms and LVEF 35% or less"
+CRT_NON_LBBB_QUERY = "CRT should be considered for a non-LBBB QRS of 150 ms or more with LVEF 35% or less in sinus rhythm"
+CRT_NON_LBBB_MID_QUERY = "CRT may be considered for a non-LBBB QRS of 130–149 ms with LVEF 35% or less in sinus rhythm"
+QT_WIDE_QRS_QUERY = "QT interval in ventricular conduction defects: wide QRS bundle-branch block lengthens QT, adjust for QRS duration"
+LVH_IMAGING_QUERY = "ECG left ventricular hypertrophy criteria accuracy compared with echocardiographic or CMR LV mass"
+Companion = tuple[str, tuple[str, ...], str, str]
+SYNTHESIS_TERMS: dict[str, list[Companion]] = {
+    "lbbb": [("ecg", IMAGING_MODALITIES, "crt", CRT_QUERY), ("ecg", IMAGING_MODALITIES, "crt_mid", CRT_MID_QUERY),
+             ("ecg", (), "qt_wide_qrs", QT_WIDE_QRS_QUERY)],
+    "rbbb": [("ecg", IMAGING_MODALITIES, "crt_non_lbbb", CRT_NON_LBBB_QUERY), ("ecg", IMAGING_MODALITIES, "crt_non_lbbb_mid", CRT_NON_LBBB_MID_QUERY),
+             ("ecg", (), "qt_wide_qrs", QT_WIDE_QRS_QUERY)],
+    "nonspecific_ivcd": [("ecg", IMAGING_MODALITIES, "crt_non_lbbb", CRT_NON_LBBB_QUERY),
+                         ("ecg", IMAGING_MODALITIES, "crt_non_lbbb_mid", CRT_NON_LBBB_MID_QUERY), ("ecg", (), "qt_wide_qrs", QT_WIDE_QRS_QUERY)],
+    "atrial_fibrillation": [("ecg", IMAGING_MODALITIES, "af_reduced_ef",
+                             "AF rate control drugs when LVEF is 40% or lower: beta-blockers, digoxin, avoid non-dihydropyridine calcium-channel blockers"),
+                            ("ecg", IMAGING_MODALITIES, "af_ablation_hf", "AF catheter ablation in heart failure with reduced ejection fraction")],
+    "lvh_voltage": [("ecg", IMAGING_MODALITIES, "lvh_imaging", LVH_IMAGING_QUERY)],
+    "lv_mass_index_increased": [("cmr", ("ecg",), "lvh_imaging", LVH_IMAGING_QUERY), ("echo", ("ecg",), "lvh_imaging", LVH_IMAGING_QUERY)],
+    "pathological_q_waves*": [("ecg", IMAGING_MODALITIES, "prior_mi",
+                               "prior myocardial infarction criteria: pathological Q waves, or imaging evidence of loss of viable myocardium")],
+}  # fmt: skip
+
+
+def synthesis_terms(name: str) -> list[Companion]:
+    exact = SYNTHESIS_TERMS.get(name)
+    if exact is not None:
+        return exact
+    return next((v for k, v in SYNTHESIS_TERMS.items() if k.endswith("*") and name.startswith(k[:-1])), [])
+
+
+def _companions(name: str, own: str, modalities: list[str] | None) -> list[FindingQuery]:
+    have = {str(m).lower() for m in (modalities or [])}
+    return [FindingQuery(text, name, concept) for side, partners, concept, text in synthesis_terms(name)
+            if own == side and (not partners or have & set(partners))]  # fmt: skip
+
+
 _BY_NAME: dict[str, Concept] = {}
 for _c in CONCEPTS:
     for _n in _c.names:
@@ -273,6 +318,10 @@ def queries_from_findings(findings: list[dict], modalities: list[str] | None = N
 
     When a measurement and a statement share a concept (QTc 510 ms and
     "prolonged QTc"), the measurement's query is kept: it carries the value.
+    A present statement that takes part in a cross-modality synthesis rule
+    (agent/synthesis.py) adds the rule's passage query when the finding's
+    own 'modality' is the rule's side and the partner modality is among
+    `modalities` (an ECG's LBBB with echo or CMR supplied → the CRT query).
     """
     best: dict[str, tuple[int, int, FindingQuery]] = {}
     for order, f in enumerate(findings or []):
@@ -283,8 +332,13 @@ def queries_from_findings(findings: list[dict], modalities: list[str] | None = N
         if made is None:
             continue
         query, priority = made
-        current = best.get(query.concept)
-        if current is None or (priority, order) < (current[0], current[1]):
-            best[query.concept] = (priority, order, query)
+        candidates = [(priority, query)]
+        if kind == "statement":
+            # after every finding's own query: a companion never displaces one
+            candidates += [(SYNTHESIS_PRIORITY, q) for q in _companions(query.finding, str(f.get("modality") or "").lower(), modalities)]
+        for prio, q in candidates:
+            current = best.get(q.concept)
+            if current is None or (prio, order) < (current[0], current[1]):
+                best[q.concept] = (prio, order, q)
     ranked = sorted(best.values(), key=lambda t: (t[0], t[1]))
     return [q for _, _, q in ranked][:max_queries]

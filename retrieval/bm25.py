@@ -6,7 +6,8 @@ BM25 matches them exactly, and fusing both ranks beats either alone.
 
 Why our own tokenizer: the default bm25s pattern drops one-character tokens
 and splits "E/e'" and "3.5" oddly. We keep numbers with decimals, fold
-unicode (≥, µ, en dashes), drop English stopwords and stem with the Snowball
+unicode (≥, µ, en dashes), fold British to American spelling
+(ischaemia = ischemia; retrieval/synonyms.py), drop English stopwords and stem with the Snowball
 English stemmer (PyStemmer) so "prolonged"/"prolongation" meet.
 
 The index is rebuilt from the corpus at load time: a few hundred statements
@@ -21,6 +22,8 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 import numpy as np
+
+from retrieval.synonyms import fold_spelling
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 
@@ -58,7 +61,7 @@ def _stemmer():
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased, unicode-folded, stopword-free, stemmed tokens."""
-    t = unicodedata.normalize("NFKC", text)
+    t = fold_spelling(unicodedata.normalize("NFKC", text))
     t = t.replace("≥", " ").replace("≤", " ").replace("µ", "u").replace("μ", "u")
     t = t.replace("–", "-").replace("—", " ")
     for pattern, repl in _ORTHOGRAPHY:

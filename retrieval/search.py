@@ -24,19 +24,23 @@ from typing import Any, Literal
 from retrieval.bm25 import BM25Index
 from retrieval.corpus_loader import CORPUS_DIR, Corpus, corpus_files, load_corpus
 from retrieval.filters import SearchFilter
+from retrieval.synonyms import expand
 from retrieval.types import GuidelinePassage
 
 Mode = Literal["dense", "bm25", "hybrid"]
 MODES: tuple[str, ...] = ("dense", "bm25", "hybrid")
 # Fusion constants, chosen on the tune split of the question set only
-# (evals/retrieval_eval.py --split tune): the small MiniLM is the weaker
-# ranker on clinical shorthand (tune recall@5 0.83 vs BM25 0.91), so its
-# vote counts 0.6 of BM25's, and a small K lets the top ranks of each list
-# dominate. Tune hybrid recall@5: 0.931 with the textbook K=60/equal weights,
-# 0.958 with these; neighbouring values (K 10-20, weight 0.5-0.7) give
-# 0.953-0.958, so the choice sits on a plateau, not a spike.
+# (retrieval/questions/tune.py, which refuses other splits). Session 1 chose
+# K=10 / dense weight 0.6 with unexpanded BM25. Session 2 added synonym
+# expansion to BM25 (retrieval/synonyms.py) and re-ran the grid
+# K in {2,5,10,20,40,60} x dense weight in {0.3..1.2} with repeated 5-fold
+# cross-validation on tune: K=10 / weight 0.8 is the full-tune optimum
+# (tune hybrid recall@5 0.961, MRR 0.879; K 10-20 with weight 0.3-0.8 all
+# give 0.95-0.96), i.e. a plateau, not a spike. The small MiniLM is still the
+# weaker ranker on clinical shorthand (tune recall@5 0.83 vs BM25 0.93), so
+# its vote stays below BM25's.
 RRF_K = 10
-DENSE_WEIGHT = 0.6
+DENSE_WEIGHT = 0.8
 CANDIDATES = 50
 # A user-document chunk joins a case's passages only when it is this close
 # to the query (cosine) or shares query terms (BM25 > 0).
@@ -47,12 +51,20 @@ DENSE_RETRY_S = 60.0
 def lexical_text(p: GuidelinePassage) -> str:
     """What BM25 indexes: the section title, measurement names and topic tags
     add the exact words a clinician types ("long QT", "qtc", "AF", "HF") to
-    the statement. (Chosen on the tune split of the question set: adding the
-    topic tags moved hybrid recall@5 from 0.922 to 0.931 there; the
-    guideline title, tried too, did not help.)"""
-    return " ".join(
-        [p.section, p.text, " ".join(m.replace("_", " ") for m in p.measurements), " ".join(p.topics)]
+    the statement, and `expand` adds the abbreviation or long form of every
+    clinical term it names ("left bundle-branch block" gains "LBBB").
+    (Tune split: topic tags moved hybrid recall@5 0.922 -> 0.931 in session 1;
+    the guideline title, tried twice, did not help; the synonym expansion
+    moved BM25 recall@5 0.911 -> 0.930 and hybrid MRR 0.857 -> 0.879.)"""
+    return expand(
+        " ".join([p.section, p.text, " ".join(m.replace("_", " ") for m in p.measurements), " ".join(p.topics)])
     )
+
+
+def lexical_query(query: str) -> str:
+    """The query as BM25 sees it: with the same synonym expansion as the
+    statements, so "HFrEF" meets "reduced ejection fraction" both ways."""
+    return expand(query)
 
 
 def rrf_fuse(
@@ -151,7 +163,7 @@ class Retriever:
         allowed = None
         if filters and not filters.is_empty():
             allowed = [pid for pid, p in self.passages.items() if filters.matches(p)]
-        return [Hit(doc_id, score) for doc_id, score in self.bm25.search(query, n, allowed)]
+        return [Hit(doc_id, score) for doc_id, score in self.bm25.search(lexical_query(query), n, allowed)]
 
     def hybrid_search(
         self, query: str, n: int, filters: SearchFilter | None = None, measurement_names: Iterable[str] = ()
@@ -232,7 +244,9 @@ class Retriever:
                 doc_id: passage_from_record(doc_id, doc or "", dict(meta or {}))
                 for doc_id, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
             }
-            self._user_index = (count, BM25Index(list(passages), [p.text for p in passages.values()]), passages)
+            self._user_index = (
+                count, BM25Index(list(passages), [expand(p.text) for p in passages.values()]), passages
+            )
         return col, self._user_index[1], self._user_index[2]
 
     def search_user_documents(self, query: str, k: int = 3, min_similarity: float | None = None) -> list[GuidelinePassage]:
@@ -244,7 +258,7 @@ class Retriever:
         col, bm25, passages = found
         dense_rows = self._store.query(col, self.embed_query(query), CANDIDATES)
         similarity = {doc_id: sim for doc_id, sim, _, _ in dense_rows}
-        lexical = bm25.search(query, CANDIDATES)
+        lexical = bm25.search(lexical_query(query), CANDIDATES)
         lexical_ids = {doc_id for doc_id, _ in lexical}
         fused = rrf_fuse([[r[0] for r in dense_rows], [doc_id for doc_id, _ in lexical]], weights=[DENSE_WEIGHT, 1.0])
         out = []

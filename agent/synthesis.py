@@ -166,11 +166,10 @@ def _crt(facts: CaseFacts) -> list[Synthesis]:
         shape = "Non-LBBB QRS morphology"
     band = f"≥ {row.qrs_min:g} ms" if row.qrs_max is None else f"≥ {row.qrs_min:g} ms, ≤ {row.qrs_max - 1:g} ms"
     verb = CLASS_VERB.get(lead.recommendation_class or "", "is addressed")
-    cls = f"class {lead.recommendation_class}" + (f", level {lead.evidence_level}" if lead.evidence_level else "") if lead.recommendation_class else ""
     text = (
         f"{shape} with QRS duration {qrs.with_unit()} ({band}) in sinus rhythm, together with {_ef_phrase(lvefs)} (≤ {CRT_LVEF_MAX:g}%), "
         f"meets the ECG and imaging criteria for cardiac resynchronization therapy in the {lead.citation()}. "
-        f"CRT {verb}{f' ({cls})' if cls else ''} only when these findings come with symptoms despite optimal medical therapy; "
+        f"CRT {verb} only when these findings come with symptoms despite optimal medical therapy; "
         "symptoms and treatment history are not assessed by the tools, so the indication depends on clinical confirmation of both."
     )
     sts = [*(lbbb or morph), sinus[0], *facts.present(Modality.ECHO, *REDUCED_EF_STATEMENTS), *facts.present(Modality.CMR, *REDUCED_EF_STATEMENTS)]
@@ -238,12 +237,16 @@ def _prior_mi(facts: CaseFacts) -> list[Synthesis]:
     if not low or not lvefs:
         return []
     passages = facts.retrieved(("udmi4-prior-mi-criteria", "udmi4-pathological-q-waves"), limit=2)
-    text = f"{q[0].label} together with {_ef_phrase(lvefs)}, below the normal range, are consistent with a prior myocardial infarction."
+    text = (f"{q[0].label} together with {_ef_phrase(lvefs)}, below the normal range, are consistent with a myocardial infarction; "
+            "the ECG and the LVEF alone do not date it.")  # fmt: skip
+    st_changes = facts.present(Modality.ECG, "st_elevation", "st_depression", prefix=True)
+    if st_changes:
+        text += f" The same ECG shows {st_changes[0].label[0].lower() + st_changes[0].label[1:]}, so an acute or evolving event is possible."
     if passages:
         text += (" The Universal Definition accepts prior infarction from pathological Q waves once other causes of Q waves are "
                  "excluded, or from imaging evidence of lost viable myocardium in a coronary distribution; the tools did not assess "
                  "regional wall motion or scar.")  # fmt: skip
-    item = ImpressionItem(text=text, statement_ids=_ids([*q, *low]), measurement_ids=_ids([m for _, m in lvefs]),
+    item = ImpressionItem(text=text, statement_ids=_ids([*q, *st_changes[:1], *low]), measurement_ids=_ids([m for _, m in lvefs]),
                           passage_ids=_ids(passages), kind="note")  # fmt: skip
     return [Synthesis("prior_mi", item)]
 

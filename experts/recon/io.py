@@ -120,28 +120,41 @@ def _read_fastmri(f, datasets: dict, keys: list[str], name: str) -> KSpaceStudy:
     _check_size(ds, name)
     arr = _as_complex(ds[()], name, key)
     notes: list[str] = []
-    if arr.ndim == 4:  # (slices, coils, kx, ky)
+    if arr.ndim == 5:  # cine extension: (frames, slices, coils, kx, ky), the time axis leading
+        ksp = arr
+        notes.append("fastMRI-style k-space with a leading cine frame axis")
+    elif arr.ndim == 4:  # (slices, coils, kx, ky)
         ksp = arr[None]
     elif arr.ndim == 3:  # single-coil (slices, kx, ky)
         ksp = arr[None, :, None]
         notes.append("single-coil k-space (fastMRI single-coil layout)")
     else:
-        raise InputError(name, f"fastMRI k-space must be (slices, coils, kx, ky) or (slices, kx, ky); got shape {arr.shape}")
+        raise InputError(
+            name, f"fastMRI k-space must be (slices, coils, kx, ky), (slices, kx, ky) or, for cine, (frames, slices, coils, kx, ky); got shape {arr.shape}"
+        )
     frames, slices, _, rows, cols = ksp.shape
     mask = infer_mask(ksp)
     if "mask" in datasets:
         given = np.asarray(datasets["mask"][()]).astype(bool)
-        if given.shape != (cols,):
-            raise InputError(name, f"'mask' has shape {given.shape}, expected ({cols},) to match the k-space columns")
-        mask = np.broadcast_to(given[None, None, None, :], mask.shape).copy()
+        if given.shape == (cols,):
+            mask = np.broadcast_to(given[None, None, None, :], mask.shape).copy()
+        elif given.shape == (frames, cols) and frames > 1:  # time-interleaved cine lines
+            mask = np.broadcast_to(given[:, None, None, :], mask.shape).copy()
+        else:
+            want = f"({cols},)" + (f" or ({frames}, {cols})" if frames > 1 else "")
+            raise InputError(name, f"'mask' has shape {given.shape}, expected {want} to match the k-space columns")
     study = KSpaceStudy(kspace=ksp, mask=mask, source_format="fastmri_hdf5", dataset_name=key, notes=notes)
     if "reconstruction_rss" in datasets:
         ref = np.asarray(datasets["reconstruction_rss"][()], dtype=np.float32)
-        if ref.ndim == 3 and ref.shape[0] == slices:
+        if ref.ndim == 3 and ref.shape[0] == slices and frames == 1:
             study.reference = ref[None]
             study.reference_origin = "reconstruction_rss stored in the file"
+        elif ref.ndim == 4 and ref.shape[:2] == (frames, slices):
+            study.reference = ref
+            study.reference_origin = "reconstruction_rss stored in the file"
         else:
-            notes.append(f"ignored reconstruction_rss of shape {ref.shape} (expected ({slices}, h, w))")
+            want = f"({slices}, h, w)" if frames == 1 else f"({frames}, {slices}, h, w)"
+            notes.append(f"ignored reconstruction_rss of shape {ref.shape} (expected {want})")
     acc = f.attrs.get("acceleration")
     if acc is not None:
         study.nominal_acceleration = float(acc)
@@ -179,6 +192,14 @@ def _apply_ismrmrd_header(study: KSpaceStudy, raw, rows: int, cols: int, notes: 
         notes.append("ISMRMRD header lacks an encoded field of view/matrix matching the k-space; spacing unknown")
     if all(v for v in rmat) and rmat[0] <= rows and rmat[1] <= cols:
         study.output_shape = (int(rmat[0]), int(rmat[1]))
+    for param in root.findall("m:userParameters/m:userParameterDouble", ns):  # cine frame interval (writers.py)
+        if param.findtext("m:name", default="", namespaces=ns) == "frameIntervalMs":
+            try:
+                dt = float(param.findtext("m:value", default="", namespaces=ns))
+            except ValueError:
+                continue
+            if np.isfinite(dt) and 0 < dt < 2000:
+                study.frame_interval_ms = dt
 
 
 def _read_cmrxrecon(datasets: dict, keys: list[str], name: str) -> KSpaceStudy:

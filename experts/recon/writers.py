@@ -14,6 +14,8 @@ import numpy as np
 
 from experts.recon.kspace import KSpaceStudy
 
+FRAME_INTERVAL_PARAMETER = "frameIntervalMs"
+
 
 def write_npz(study: KSpaceStudy, path: str | Path, with_reference: bool = True) -> Path:
     """Our exchange format (see experts/recon/io.py)."""
@@ -32,30 +34,37 @@ def write_npz(study: KSpaceStudy, path: str | Path, with_reference: bool = True)
     return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
 
 
-def write_fastmri_h5(study: KSpaceStudy, path: str | Path, frame: int = 0, with_reference: bool = True) -> Path:
-    """fastMRI multi-coil layout for one frame: `kspace` (slices, coils, kx, ky),
-    `mask` (ky,) when the mask is Cartesian and equal for all slices,
-    `reconstruction_rss`, and a minimal ISMRMRD header with field of view and
-    matrix sizes."""
+def write_fastmri_h5(study: KSpaceStudy, path: str | Path, frame: int | None = 0, with_reference: bool = True) -> Path:
+    """fastMRI multi-coil layout: `kspace` (slices, coils, kx, ky) for one
+    frame, or with `frame=None` the cine extension (frames, slices, coils,
+    kx, ky); `mask` (ky,) — or (frames, ky) for time-interleaved cine lines —
+    when the mask is Cartesian and equal for all slices; `reconstruction_rss`
+    ((frames,) slices, h, w); and a minimal ISMRMRD header with field of view
+    and matrix sizes."""
     import h5py
 
     path = Path(path)
-    ksp = (study.kspace[frame] * study.mask[frame][:, None]).astype(np.complex64)
-    _, _, rows, cols = ksp.shape
+    sel = slice(None) if frame is None else frame
+    ksp = (study.kspace[sel] * study.mask[sel][..., None, :, :]).astype(np.complex64)
+    rows, cols = ksp.shape[-2:]
     with h5py.File(path, "w") as f:
         f.create_dataset("kspace", data=ksp)
-        lines = study.mask[frame].all(axis=-2)  # (slices, cols)
-        if not study.fully_sampled and np.all(lines == lines[0]) and np.all(study.mask[frame].any(axis=-2) == lines):
-            f.create_dataset("mask", data=lines[0].astype(np.float32))
+        mask = study.mask if frame is None else study.mask[frame : frame + 1]  # (frames, slices, rows, cols)
+        lines = mask.all(axis=-2)  # (frames, slices, cols)
+        cartesian = np.all(lines == lines[:, :1]) and np.all(mask.any(axis=-2) == lines)
+        if not study.fully_sampled and cartesian:
+            per_frame = lines[:, 0]  # (frames, cols)
+            one = np.all(per_frame == per_frame[0])
+            f.create_dataset("mask", data=(per_frame[0] if one else per_frame).astype(np.float32))
             f.attrs["acceleration"] = float(study.nominal_acceleration or study.acceleration())
         if with_reference and study.reference is not None:
-            f.create_dataset("reconstruction_rss", data=study.reference[frame].astype(np.float32))
+            f.create_dataset("reconstruction_rss", data=study.reference[sel].astype(np.float32))
         if study.spacing_mm is not None:
-            f.create_dataset("ismrmrd_header", data=_ismrmrd_header(rows, cols, study.spacing_mm).encode())
+            f.create_dataset("ismrmrd_header", data=_ismrmrd_header(rows, cols, study.spacing_mm, study.frame_interval_ms).encode())
     return path
 
 
-def _ismrmrd_header(rows: int, cols: int, spacing: tuple[float, float, float]) -> str:
+def _ismrmrd_header(rows: int, cols: int, spacing: tuple[float, float, float], frame_interval_ms: float | None = None) -> str:
     fx, fy, fz = rows * spacing[0], cols * spacing[1], spacing[2]
 
     def space(tag: str) -> str:
@@ -68,8 +77,16 @@ def _ismrmrd_header(rows: int, cols: int, spacing: tuple[float, float, float]) -
         '<?xml version="1.0" encoding="utf-8"?>'
         '<ismrmrdHeader xmlns="http://www.ismrm.org/ISMRMRD"><encoding>'
         f"{space('encodedSpace')}{space('reconSpace')}"
-        "<trajectory>cartesian</trajectory></encoding></ismrmrdHeader>"
+        "<trajectory>cartesian</trajectory></encoding>"
+        f"{_frame_interval_parameter(frame_interval_ms)}</ismrmrdHeader>"
     )
+
+
+def _frame_interval_parameter(frame_interval_ms: float | None) -> str:
+    """ISMRMRD has no cine frame-interval field; a named user parameter keeps it."""
+    if frame_interval_ms is None:
+        return ""
+    return f"<userParameters><userParameterDouble><name>{FRAME_INTERVAL_PARAMETER}</name><value>{frame_interval_ms:.4f}</value></userParameterDouble></userParameters>"
 
 
 def write_cmrxrecon_mat(study: KSpaceStudy, path: str | Path, variable: str = "kspace_sub04", mask_variable: str | None = None) -> Path:

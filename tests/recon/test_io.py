@@ -73,6 +73,32 @@ def test_fastmri_round_trip_with_header(tmp_path, r4_study):
     np.testing.assert_allclose(got.reference[0], r4_study.reference[0])
 
 
+def test_fastmri_cine_extension_keeps_frames_masks_and_timing(tmp_path, r4_study):
+    """Cine in the fastMRI layout: a leading frame axis, per-frame
+    (time-interleaved) line masks and the frame interval in the header."""
+    path = write_fastmri_h5(r4_study, tmp_path / "cine_fastmri.h5", frame=None)
+    with h5py.File(path, "r") as f:
+        assert f["kspace"].shape == r4_study.kspace.shape
+        assert f["mask"].shape == (r4_study.frames, r4_study.matrix[1])  # lines differ per frame
+        assert f["reconstruction_rss"].shape == r4_study.reference.shape
+    got = read_kspace(path, "hdf5", "cine_fastmri.h5")
+    np.testing.assert_array_equal(got.kspace, _masked(r4_study))
+    np.testing.assert_array_equal(got.mask, r4_study.mask)
+    np.testing.assert_allclose(got.reference, r4_study.reference)
+    assert got.frame_interval_ms == pytest.approx(r4_study.frame_interval_ms, rel=1e-4)
+    assert got.spacing_mm == pytest.approx(r4_study.spacing_mm, rel=1e-4)
+    assert got.acs_lines() == 12
+
+
+def test_fastmri_mask_of_the_wrong_shape_is_named(tmp_path, r4_study):
+    path = write_fastmri_h5(r4_study, tmp_path / "bad_mask.h5", frame=None)
+    with h5py.File(path, "a") as f:
+        del f["mask"]
+        f.create_dataset("mask", data=np.ones((3, 5), np.float32))
+    with pytest.raises(InputError, match=r"'mask' has shape \(3, 5\)"):
+        read_kspace(path, "hdf5", "bad_mask.h5")
+
+
 def test_fastmri_single_coil_is_read_as_one_coil(tmp_path):
     ksp = (np.random.default_rng(0).standard_normal((2, 32, 32)) + 1j).astype(np.complex64)
     with h5py.File(tmp_path / "single.h5", "w") as f:

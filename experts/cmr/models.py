@@ -113,22 +113,34 @@ def load_default() -> Segmenter:
     return load_checkpoint(DEFAULT_WEIGHTS)
 
 
-def load_checkpoint(path: Path) -> Segmenter:
-    """Our own checkpoint format (architecture and conventions inside)."""
+def load_checkpoint(path: Path, use_torchscript: bool = True) -> Segmenter:
+    """Our own checkpoint format (architecture and conventions inside).
+
+    When a TorchScript copy made from exactly this checkpoint lies next to
+    it (`torchscript.py`), that copy is used: same weights, without the
+    seconds `import monai` costs."""
+    path = Path(path)
     ckpt = _load_torch(path)
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ToolUnavailable(f"{path.name} is not a {CHECKPOINT_FORMAT} checkpoint")
-    net = build_unet(ckpt["arch"])
-    state = {k: v.float() for k, v in ckpt["state_dict"].items()}
-    net.load_state_dict(state)
-    net.eval()
+    digest = sha256_file(path)
+    net = None
+    if use_torchscript:
+        from experts.cmr.torchscript import load_matching
+
+        net = load_matching(path, digest)
+    if net is None:
+        net = build_unet(ckpt["arch"])
+        state = {k: v.float() for k, v in ckpt["state_dict"].items()}
+        net.load_state_dict(state)
+        net.eval()
     coarse = ckpt.get("coarse_convention")
     return Segmenter(
         net=net,
         convention=InputConvention(**ckpt["convention"]),
         coarse=InputConvention(**coarse) if coarse else None,
         name=ckpt.get("name", path.stem),
-        weights_sha256=sha256_file(path),
+        weights_sha256=digest,
         label_convention=ckpt.get("labels", "canonical"),
         info=ckpt.get("training", {}),
     )

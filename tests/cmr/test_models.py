@@ -91,3 +91,23 @@ def test_refusals_name_the_problem(tmp_path):
     # a different layout loads when the user says which
     seg = load_user_weights(tmp_path / "other.pt", arch={"channels": (8, 16, 32), "strides": (2, 2), "num_res_units": 1})
     assert seg.net is not None
+
+
+def test_embedded_torchscript_copy_matches_the_checkpoint_and_is_refused_when_stale(tmp_path):
+    """The TorchScript copy is only a faster way to the same network: same
+    outputs as the MONAI build, ignored once the checkpoint changes."""
+    from experts.cmr.models import DEFAULT_WEIGHTS, load_checkpoint
+    from experts.cmr.torchscript import companion_path, export, load_matching
+
+    ckpt = tmp_path / "w.pt"
+    ckpt.write_bytes(DEFAULT_WEIGHTS.read_bytes())
+    export(ckpt)
+    fast = load_checkpoint(ckpt)
+    slow = load_checkpoint(ckpt, use_torchscript=False)
+    assert isinstance(fast.net, torch.jit.ScriptModule) and not isinstance(slow.net, torch.jit.ScriptModule)
+    assert fast.weights_sha256 == slow.weights_sha256
+    x = torch.rand(2, 1, 128, 128)
+    assert torch.allclose(fast.predict(x), slow.predict(x), atol=1e-5)
+    assert load_matching(ckpt, "0" * 64) is None  # made from other weights
+    companion_path(ckpt).write_bytes(b"not a torchscript archive")
+    assert not isinstance(load_checkpoint(ckpt).net, torch.jit.ScriptModule)

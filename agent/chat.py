@@ -40,7 +40,7 @@ from agent.case import ClinicalContext
 from agent.report import GroundingSummary, Report, ToolCallRecord
 from agent.verifier import CaseEvidence, check_sentence, concepts_in, statement_concepts, verify_answer
 from experts.core.tool import ExpertTool, ToolRequest
-from experts.core.types import ExpertResult, GuidelineRef, Measurement, Modality, Statement, StudyInput, format_quantity
+from experts.core.types import Artifact, ExpertResult, GuidelineRef, Measurement, Modality, Statement, StudyInput, format_quantity
 from retrieval.types import GuidelinePassage
 
 MAX_CHAT_STEPS = 4
@@ -69,6 +69,7 @@ class ChatAnswer(BaseModel):
     passages: list[GuidelinePassage] = Field(default_factory=list, description="Guideline passages quoted as data")
     references: list[GuidelineRef] = Field(default_factory=list, description="Guidelines behind the cited criteria' thresholds")
     tool_calls: list[ToolCallRecord] = Field(default_factory=list, description="Tools re-run for this answer")
+    artifacts: list[Artifact] = Field(default_factory=list, description="Figures and files the re-runs wrote (shown with the answer)")
     grounding: GroundingSummary = Field(default_factory=GroundingSummary)
     backend: str = "rules"
     fell_back: bool = False
@@ -383,7 +384,22 @@ class _Draft:
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
     new_measurements: list[Measurement] = field(default_factory=list)
     new_statements: list[Statement] = field(default_factory=list)
+    artifacts: list[Artifact] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    def add_result(self, result: ExpertResult) -> None:
+        """Keep what a re-run produced: its values, findings and figures."""
+        self.new_measurements.extend(result.measurements)
+        self.new_statements.extend(result.statements)
+        self.artifacts.extend(result.artifacts)
+
+    def merge(self, earlier: "_Draft") -> None:
+        """Fold an earlier attempt's tool work into this one (LLM retry)."""
+        self.tool_calls = earlier.tool_calls + self.tool_calls
+        self.new_measurements = earlier.new_measurements + self.new_measurements
+        self.new_statements = earlier.new_statements + self.new_statements
+        self.artifacts = earlier.artifacts + self.artifacts
+        self.passages = earlier.passages + [p for p in self.passages if p.id not in {x.id for x in earlier.passages}]
 
 
 def _rerun_for(view: CaseView, question: str, out_root: Path | None) -> _Draft | None:
@@ -409,8 +425,7 @@ def _rerun_for(view: CaseView, question: str, out_root: Path | None) -> _Draft |
                 if outcome.result is None:
                     draft.notes.append(f"Re-running {tool.name} on {study.study_id} with {option}={wanted[0]} failed: {outcome.record.error}")
                     continue
-                draft.new_measurements.extend(outcome.result.measurements)
-                draft.new_statements.extend(outcome.result.statements)
+                draft.add_result(outcome.result)
                 found = match_measurements(outcome.result.measurements, question)
                 draft.notes.append(f"Re-ran {tool.name} on {study.study_id} with {option}={wanted[0]}.")
                 for m in found:
@@ -550,8 +565,7 @@ def llm_answer(view: CaseView, question: str, backend: Backend, search: SearchFn
                     if outcome.result is None:
                         content = f"ERROR: {outcome.record.error}"
                     else:
-                        draft.new_measurements.extend(outcome.result.measurements)
-                        draft.new_statements.extend(outcome.result.statements)
+                        draft.add_result(outcome.result)
                         content = digest_text(outcome.result.model_dump(mode="json"))
                 except (RejectedCall, json.JSONDecodeError) as exc:
                     content = f"ERROR: {exc}"
@@ -586,7 +600,7 @@ def _finish(view: CaseView, question: str, draft: _Draft, text: str, backend_nam
     if not kept:
         kept = "I cannot answer this from this case's results."
     return ChatAnswer(question=question, text=kept, intent=draft.intent, answered=answered, cited_ids=cited, measurements=measurements,
-                      passages=passages, references=references, tool_calls=draft.tool_calls, grounding=summary, backend=backend_name, fell_back=fell_back,
+                      passages=passages, references=references, tool_calls=draft.tool_calls, artifacts=draft.artifacts, grounding=summary, backend=backend_name, fell_back=fell_back,
                       notes=(notes or []) + draft.notes, thread_id=view.thread_id)  # fmt: skip
 
 
@@ -623,10 +637,7 @@ def answer(
                 reasons = [f"{r.text!r}: {r.reason}" for r in result.grounding.removed]
                 retry_q = question + "\n\n(Your previous answer broke the grounding rules; these sentences were deleted: " + "; ".join(reasons)[:2000] + ". Answer again, citing ids for every number and finding.)"  # fmt: skip
                 text, draft2 = llm_answer(view, retry_q, b, search, out_root)
-                draft2.tool_calls = draft.tool_calls + draft2.tool_calls
-                draft2.new_measurements = draft.new_measurements + draft2.new_measurements
-                draft2.new_statements = draft.new_statements + draft2.new_statements
-                draft2.passages = draft.passages + [p for p in draft2.passages if p.id not in {x.id for x in draft.passages}]
+                draft2.merge(draft)
                 result = _finish(view, question, draft2, text, b.name)
                 if result.grounding.sentences_removed or not text:
                     notes.append("The language model's answer failed the grounding check twice; this answer comes from the rules.")
@@ -644,6 +655,7 @@ def answer(
         _save_turn(view, {
             "question": question, "answer": result.text, "intent": result.intent, "answered": result.answered,
             "cited_ids": result.cited_ids, "tool_calls": [c.model_dump(mode="json") for c in result.tool_calls],
+            "artifacts": [a.model_dump(mode="json") for a in result.artifacts],
             "new_measurements": [m.model_dump(mode="json") for m in _rerun_measurements(result)],
             "backend": result.backend, "at": time.time(),
         })  # fmt: skip

@@ -12,6 +12,9 @@ Flow of one round, on thread `<case thread>:signoff`:
     prepare (read report.json) → review (interrupt: wait for the clinician)
       → record (append SignOff, status preliminary → final | amended,
                 re-render report.json and the other outputs atomically)
+    then (submit_signoff) the signed report replaces the preliminary one in
+    the case thread's state, so follow-up questions and reopened cases read
+    the signed report.
 
 Transitions: a preliminary report can be *signed* (→ final) or *amended*
 (→ amended; the comment says what the clinician changed or adds). A final or
@@ -301,10 +304,37 @@ def submit_signoff(
         check_transition(_load(pending.report_dir).status, decision)
         graph.invoke(Command(resume=decision.model_dump(mode="json")), config)
         values = graph.get_state(config).values
-    outcome = values.get("outcome") or {}
-    if not outcome.get("ok"):
-        raise SignoffError(outcome.get("error") or "the sign-off was not recorded")
-    return _load(values["report_dir"])
+        outcome = values.get("outcome") or {}
+        if not outcome.get("ok"):
+            raise SignoffError(outcome.get("error") or "the sign-off was not recorded")
+        report = _load(values["report_dir"])
+        update_case_thread(saver, case_thread_of(thread_id), report)
+    return report
+
+
+def case_thread_of(signoff_thread: str) -> str | None:
+    """'<case thread>:signoff' → '<case thread>' (None for other names)."""
+    suffix = signoff_thread_id("")
+    return signoff_thread[: -len(suffix)] if signoff_thread.endswith(suffix) and len(signoff_thread) > len(suffix) else None
+
+
+def update_case_thread(saver: Any, case_thread: str | None, report: Report) -> bool:
+    """Store the signed report in its case thread, so everything that reads
+    the case from its thread (follow-up questions, a reopened case, a batch
+    case reopened for chat) sees the signed report with who and when — not
+    the preliminary one the graph wrote. Only the same report is replaced
+    (same report_id); returns whether the thread was updated."""
+    if not case_thread:
+        return False
+    from agent.graph import build_graph
+
+    graph = build_graph(saver)
+    config = {"configurable": {"thread_id": case_thread}}
+    stored = (graph.get_state(config).values or {}).get("report") or {}
+    if stored.get("report_id") != report.report_id:
+        return False
+    graph.update_state(config, {"report": report.model_dump(mode="json")}, as_node="render")
+    return True
 
 
 def sign_report(

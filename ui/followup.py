@@ -28,12 +28,17 @@ def available() -> bool:
     return True
 
 
-def ask(thread_id: str, question: str, *, backend, retrieval: bool, out_root: Path) -> dict:
-    """Answer `question` on the case thread; returns one Chatbot message."""
+INLINE_MEDIA = ("image/png", "image/jpeg", "image/gif", "video/mp4")
+
+
+def ask(thread_id: str, question: str, *, backend, retrieval: bool, out_root: Path) -> list[dict]:
+    """Answer `question` on the case thread; returns the Chatbot messages:
+    the answer, then one message per figure or clip a re-run produced (a
+    re-analysis with other options shows what it drew, like the first run)."""
     try:
         from agent import chat
     except ModuleNotFoundError:
-        return {"role": "assistant", "content": UNAVAILABLE}
+        return [{"role": "assistant", "content": UNAVAILABLE}]
     search = None
     if not retrieval:
         def search(query: str, k: int = 3):  # noqa: ARG001 - same signature as chat.default_search
@@ -41,9 +46,28 @@ def ask(thread_id: str, question: str, *, backend, retrieval: bool, out_root: Pa
     try:
         result = chat.answer(thread_id, question, backend, search=search, out_root=out_root)
     except chat.ChatError as exc:
-        return {"role": "assistant", "content": f"I cannot answer on this case: {exc}"}
-    log.info("follow-up answered: intent=%s answered=%s cited=%d", result.intent, result.answered, len(result.cited_ids))
-    return {"role": "assistant", "content": answer_markdown(result)}
+        return [{"role": "assistant", "content": f"I cannot answer on this case: {exc}"}]
+    log.info("follow-up answered: intent=%s answered=%s cited=%d figures=%d", result.intent, result.answered, len(result.cited_ids),
+             len(result.artifacts))  # fmt: skip
+    return [{"role": "assistant", "content": answer_markdown(result)}] + rerun_figure_messages(result)
+
+
+def rerun_figure_messages(result) -> list[dict]:
+    """Figures and clips of the tools re-run for this answer, captioned with
+    the tool, study and options, so they are not mistaken for the report's."""
+    calls = {c.study_id: c for c in result.tool_calls if c.ok}
+    out = []
+    for art in getattr(result, "artifacts", None) or []:
+        if art.media_type not in INLINE_MEDIA or not Path(art.path).is_file():
+            continue
+        call = next((c for sid, c in calls.items() if f"/{sid}/" in Path(art.path).as_posix()), None) or next(iter(calls.values()), None)
+        how = ""
+        if call is not None:
+            opts = ", ".join(f"{k}={v}" for k, v in call.options.items())
+            how = f" — re-run of {call.tool} on {call.study_id}" + (f" with {opts}" if opts else "")
+        out.append({"role": "assistant", "content": [f"**{art.title}**{how} (follow-up; not part of the report)",
+                                                     {"path": art.path, "alt_text": art.title}]})  # fmt: skip
+    return out
 
 
 def answer_markdown(result) -> str:

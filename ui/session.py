@@ -121,7 +121,7 @@ def summary_message(report: Report) -> dict:
     return _say("\n\n".join(lines))
 
 
-INLINE_MEDIA = ("image/png", "image/jpeg", "image/gif", "video/mp4")
+INLINE_MEDIA = followup.INLINE_MEDIA
 
 
 def figure_messages(report: Report) -> list[dict]:
@@ -318,8 +318,8 @@ class CaseRunner:
                                   out_root=record.path / "chat")  # fmt: skip
         except Exception as exc:
             log.error("case %s: follow-up failed with %s", record.case_id, type(exc).__name__)
-            answer = _say(f"✗ The question could not be answered ({type(exc).__name__}: {exc}).")
-        view.messages[-1] = answer
+            answer = [_say(f"✗ The question could not be answered ({type(exc).__name__}: {exc}).")]
+        view.messages[-1:] = answer
         self._finish(record, view)
         yield view
 

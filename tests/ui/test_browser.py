@@ -126,6 +126,23 @@ def test_ecg_case_in_the_browser(ui_server, browser, artifact_dir):
     assert "Signed" in page.locator("#ca-signoff-status").inner_text()
     shots.append(_shot(page, artifact_dir, "06-signed"))
 
+    # a re-analysis with other options after signing: its figure appears in the chat under the answer,
+    # and the signed report stays the one shown and downloaded, with who and when
+    if followup.available():
+        n_images = page.locator("#ca-chat img").count()
+        _send(page, "Re-run the ECG analysis with Bazett")
+        page.wait_for_selector("#ca-chat >> text=re-run of ecg_analyze on ecg-1 with qtc_formula=bazett", timeout=180_000)
+        shots.append(_shot(page, artifact_dir, "06b-rerun-after-signing"))
+        page.wait_for_function(f"""() => {{ const imgs = [...document.querySelectorAll('#ca-chat img')]; const last = imgs[imgs.length - 1];
+            if (imgs.length <= {n_images} || !last) return false; last.scrollIntoView(); return last.complete && last.naturalWidth > 200; }}""",
+                               timeout=30_000)  # fmt: skip
+        assert page.locator("#ca-panel .ca-status-final").is_visible()
+        assert "Dr Browser Test" in page.locator("#ca-panel .ca-signedby").inner_text()
+        with page.expect_download(timeout=30_000) as dl:
+            page.locator("#ca-dl-report-html").click()
+        signed_html = open(dl.value.path(), encoding="utf-8").read()
+        assert "FINAL" in signed_html and "Signed by Dr Browser Test, cardiologist at" in signed_html
+
     # a corrupt file: a clear error, no report
     page.locator("#ca-new").click()
     page.wait_for_selector("#ca-panel .ca-empty", timeout=30_000)

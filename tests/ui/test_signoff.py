@@ -33,6 +33,7 @@ def report_dir(monkeypatch, tmp_path):
     hea = fixtures.make_wfdb(tmp_path / "in", name="rec", seconds=20.0)
     out = analyze([hea.parent], out_dir=tmp_path / "out", retrieval=False)
     assert out.ok and out.report.status == "preliminary"
+    (tmp_path / "out" / ".thread").write_text(out.thread_id)
     yield tmp_path / "out"
     registry.load_tool.cache_clear()
 
@@ -128,3 +129,32 @@ def test_pdf_and_fhir_are_rerendered_when_present(report_dir):
     bundle = json.loads((report_dir / "report.fhir.json").read_text())
     assert '"final"' in json.dumps(bundle)
     assert (report_dir / "report.pdf").stat().st_size > 1000
+
+
+def test_signed_report_replaces_the_preliminary_one_in_the_case_thread(report_dir):
+    """Follow-up questions and reopened cases read the case from its thread:
+    after sign-off they must see the signed report, with who and when."""
+    from agent import chat
+
+    case_thread = (report_dir / ".thread").read_text()
+    assert chat.load_case(case_thread).report.status == "preliminary"
+    when = datetime(2026, 11, 26, 10, 5, tzinfo=timezone.utc)
+    open_signoff(report_dir, signoff_thread_id(case_thread))
+    submit_signoff(signoff_thread_id(case_thread), {"clinician": "Dr T. Hread", "comment": "Agree."}, now=when)
+    stored = chat.load_case(case_thread).report
+    assert stored.status == "final" and [(s.clinician, s.signed_at) for s in stored.signoffs] == [("Dr T. Hread", when)]
+    assert stored == Report.model_validate_json((report_dir / "report.json").read_text())
+    # a follow-up after signing still answers from the case (and keeps the thread's signed report)
+    answer = chat.answer(case_thread, "What was the heart rate?", "rules")
+    assert answer.answered and chat.load_case(case_thread).report.status == "final"
+    assert "Signed by Dr T. Hread at 2026-11-26 10:05 UTC — Agree." in (report_dir / "report.md").read_text()
+
+
+def test_a_signoff_thread_of_another_name_leaves_case_threads_alone(report_dir):
+    from agent import chat
+    from agent.signoff import case_thread_of
+
+    case_thread = (report_dir / ".thread").read_text()
+    assert case_thread_of(signoff_thread_id(case_thread)) == case_thread and case_thread_of("adhoc") is None
+    sign_report(report_dir, {"clinician": "Dr S"}, "adhoc")
+    assert _status(report_dir) == "final" and chat.load_case(case_thread).report.status == "preliminary"

@@ -62,12 +62,14 @@ def write_dicom_seg(
     for ds in sources[1:]:
         if np.abs(np.asarray(ds.ImageOrientationPatient, float) - iop0).max() < 1e-4:
             ds.ImageOrientationPatient = sources[0].ImageOrientationPatient
-    frames_of_reference = {str(ds.get("FrameOfReferenceUID", "")) for ds in sources}
-    if len(frames_of_reference) > 1:
-        # some anonymisers (the Sunnybrook release among them) give every image its own
-        # FrameOfReferenceUID although the geometry is one stack; a SEG needs one
-        for ds in sources[1:]:
-            ds.FrameOfReferenceUID = sources[0].FrameOfReferenceUID
+    with warnings.catch_warnings():  # anonymiser-made UIDs (leading zeros) warn on every access
+        warnings.simplefilter("ignore")
+        frames_of_reference = {str(ds.get("FrameOfReferenceUID", "")) for ds in sources}
+        if len(frames_of_reference) > 1:
+            # some anonymisers (the Sunnybrook release among them) give every image its own
+            # FrameOfReferenceUID although the geometry is one stack; a SEG needs one
+            for ds in sources[1:]:
+                ds.FrameOfReferenceUID = sources[0].FrameOfReferenceUID
         if notes is not None:
             notes.append(
                 f"source images carry {len(frames_of_reference)} different FrameOfReferenceUIDs for one stack; "

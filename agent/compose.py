@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from agent.case import InputProblem
 from agent.report import ImpressionItem, ModalitySection, ToolCallRecord
-from agent.synthesis import synthesize
+from agent.synthesis import COMBINATION_ONLY, synthesize
 from experts.core.types import Measurement, Modality, Statement, format_quantity
 from retrieval.types import GuidelinePassage
 
@@ -133,6 +133,8 @@ def compose(
     pool = list({p.id: p for ps in passages_for.values() for p in ps}.values())
     syntheses = synthesize(sections, pool)
     suppressed: dict[str, tuple[str, ...]] = {}
+    # a passage a synthesis cites is shown there, with both findings, not again per finding
+    reserved = set(COMBINATION_ONLY) | {pid for syn in syntheses for pid in syn.item.passage_ids}
     for syn in syntheses:
         for sid, prefixes in syn.suppress_context.items():
             suppressed[sid] = suppressed.get(sid, ()) + prefixes
@@ -156,8 +158,8 @@ def compose(
                 ImpressionItem(text=text, statement_ids=[st.id], measurement_ids=ids, kind="finding")
             )
             for p in relevant_passages(st, passages_for.get(st.id, []), case_concepts):
-                if p.id.startswith(suppressed.get(st.id, ())):
-                    continue  # a synthesis rule explains why this passage does not apply
+                if p.id in reserved or p.id.startswith(suppressed.get(st.id, ())):
+                    continue  # a synthesis rule cites it, or explains why it does not apply
                 if p.collection == "guidelines":
                     text = f"Guideline context for {st.label}: {p.citation()}."
                 else:

@@ -325,6 +325,14 @@ SYNTHESIS_RULES: tuple[SynthesisRule, ...] = (
 )  # fmt: skip
 
 
+# Passages that speak only of a combination (CRT needs QRS *and* LVEF; the QT
+# adjustment needs a prolonged QTc *and* a wide QRS): shown only when their
+# rule fires, never as 'guideline context' of one finding.
+COMBINATION_ONLY: frozenset[str] = frozenset(
+    {i for r in CRT_TABLE for i in r.cites} | {"ecg-p4-qt-adjust-for-qrs-duration"}
+)
+
+
 def synthesize(sections: list[ModalitySection], passages: list[GuidelinePassage]) -> list[Synthesis]:
     """Apply every rule to the case; the fired rules' items, in table order."""
     facts = CaseFacts(sections=sections, passages={p.id: p for p in passages})

@@ -15,7 +15,12 @@ Generated at build time:
 - garbage-dicom: a file that claims to be DICOM and is not;
 - blank-ecg: 12 leads of electrodes-off baseline noise;
 - blank-echo: an ultrasound DICOM of black frames (when the echo expert is
-  in the build).
+  in the build);
+- crt-ef-only-in-notes: an LBBB-pattern ECG (QRS ≥150 ms) with notes giving
+  an echo LVEF of 25% and symptoms on therapy — the CRT synthesis needs a
+  supplied imaging study, so no CRT statement and no 25%;
+- lbbb-blank-echo: the same ECG with a black-frame echo — a non-diagnostic
+  study cannot complete a cross-modality rule.
 """
 
 from __future__ import annotations
@@ -101,8 +106,51 @@ def blank_echo(ctx: BuildContext, case_id: str) -> Path:
     return folder
 
 
+CRT_NOTES = "Echo last month: LVEF 25%, severe LV dysfunction. NYHA class III despite optimal medical therapy. Question of CRT?"
+
+
+def _lbbb_ecg(folder: Path) -> dict:
+    ecg = ecg_gen.lbbb_pattern(SEED + 2, hr=70.0)
+    ecg_gen.write_wfdb(folder, "ecg_lbbb", ecg)
+    return ecg.truth
+
+
+def crt_ef_only_in_notes(ctx: BuildContext, case_id: str) -> Path:
+    folder = ctx.work_dir / case_id
+    t = _lbbb_ecg(folder)
+    write_case(folder, {
+        "id": case_id, "description": f"LBBB pattern (QRS {t['qrs_ms']:.0f} ms) with an echo LVEF only in the notes: no CRT synthesis from notes",
+        "tags": ["mirage", "ecg", "synthesis"], "source": f"ecg_gen.lbbb_pattern seed {SEED + 2}",
+        "context": {"age": 70, "sex": "male", "notes": CRT_NOTES}, "run": {"retrieval": True},
+        "expected": {"modalities": ["ecg"], "history_quoted": True, "statements": [{"id": "lbbb", "status": "present"}],
+                     "guidelines": [], "guidelines_allowed": ["ecg-p3-*", "ecg-p4-*"]},
+        "must_not": {"modalities": NO_IMAGING, "measurements": ["lvef"], "text": [r"\bCRT\b", r"\b25 ?%"]},
+    })  # fmt: skip
+    return folder
+
+
+def lbbb_blank_echo(ctx: BuildContext, case_id: str) -> Path:
+    import numpy as np
+
+    from experts.echo.writers import write_us_dicom
+
+    folder = ctx.work_dir / case_id
+    _lbbb_ecg(folder / "ecg")
+    write_us_dicom(np.zeros((40, 200, 240, 3), np.uint8), 30.0, folder / "blank_a4c.dcm", spacing_mm=0.5, region_bbox=(20, 20, 220, 180),
+                   photometric="RGB")  # fmt: skip
+    write_case(folder, {
+        "id": case_id, "description": "LBBB-pattern ECG + black-frame echo: the echo is non-diagnostic, so no CRT synthesis and no EF",
+        "tags": ["mirage", "blank", "ecg", "echo", "synthesis"], "source": f"ecg_gen.lbbb_pattern seed {SEED + 2}; generated blank echo",
+        "context": {"age": 70, "sex": "male"}, "run": {"retrieval": True},
+        "expected": {"outcome": "any", "abstain": ["echo"], "modalities": ["ecg", "echo"], "statements": [{"id": "lbbb", "status": "present"}]},
+        "must_not": {"modalities": ["cmr", "kspace"], "measurements": ["lvef"], "text": [r"\bCRT\b"]},
+    })  # fmt: skip
+    return folder
+
+
 GENERATED = [("contradictory-context", contradictory_context, None), ("truncated-ecg", truncated_ecg, None),
-             ("garbage-dicom", garbage_dicom, None), ("blank-ecg", blank_ecg, None), ("blank-echo", blank_echo, "experts.echo.writers")]  # fmt: skip
+             ("garbage-dicom", garbage_dicom, None), ("blank-ecg", blank_ecg, None), ("blank-echo", blank_echo, "experts.echo.writers"),
+             ("crt-ef-only-in-notes", crt_ef_only_in_notes, None), ("lbbb-blank-echo", lbbb_blank_echo, "experts.echo.writers")]  # fmt: skip
 
 
 def build(ctx: BuildContext) -> BuildResult:

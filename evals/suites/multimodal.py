@@ -11,6 +11,19 @@ generators, with guideline citations measured (retrieval on).
 - af-dilated-lv: AF ECG + a dilated LV (EDV ~240 mL, EF ~35%) on echo →
   AF, dilatation and reduced EF, with an AF guideline cited.
 
+Cases for the composer's cross-modality synthesis rules (agent/synthesis.py),
+on the bundled real PTB record (examples/ecg/ptb-s0010_re: acute
+infero-lateral MI, ventriculography 'akinesia inferior wall') paired with a
+*simulated* study — a composite case, the imaging is not this patient's:
+- ptb-mi-echo-low-ef: PTB ECG + echo EF ~30% → infarct pattern and reduced
+  EF, with the Universal Definition's infarction criteria cited;
+- ptb-mi-cmr-normal-ef: PTB ECG + a normal CMR (EF ~62%) → the Q-wave +
+  low-EF synthesis must not fire and nothing about CRT may be said;
+- lbbb-ef40-echo: LBBB pattern (QRS ≥150 ms) + echo EF ~40% → above the
+  35% CRT threshold: no CRT statement, however wide the QRS;
+- ef-disagreement-echo-cmr: echo EF ~30% + CMR EF ~62% in one case → both
+  values reported with their sources, never averaged (no guideline needed).
+
 A case whose expert is missing from this build is listed as not built,
 with the reason.
 """
@@ -23,7 +36,8 @@ from evals.harness.case import write_case
 from evals.harness.suite import BuildContext, BuildResult
 from evals.suites import ecg_gen
 
-DESCRIPTION = "ECG + echo / CMR cases from the generators (LBBB + HFrEF → CRT, normal + normal, AF + dilated LV) with guideline citations"
+DESCRIPTION = ("ECG + echo / CMR cases from the generators and the bundled real PTB ECG (LBBB + HFrEF → CRT, normal + normal, AF + dilated LV, "
+               "infarct pattern ± low EF, LBBB with EF above the CRT threshold, echo/CMR EF disagreement) with guideline citations")
 SEED_BASE = 8_000_000
 CRT_LBBB = {"any_of": ["esc-hf-2021-crt-lbbb-*", "esc-pacing-2021-crt-lbbb-*", "aha-hf-2022-crt-lbbb-*"]}
 HF_CONTEXT = ["ecg-p3-complete-lbbb-adult", "ecg-p3-lbbb-*", "ecg-p3-qrs-duration-upper-limit-adult", "esc-hf-2021-*", "aha-hf-2022-*",
@@ -169,11 +183,135 @@ def af_dilated_lv(ctx: BuildContext, case_id: str, seed: int) -> Path:
     return folder
 
 
+PTB_ECG = [f"repo:examples/ecg/ptb-s0010_re/s0010_re.{ext}" for ext in ("hea", "dat", "xyz")]
+PTB_CONTEXT = {"age": 81, "sex": "female", "indication": "Chest pain; LV function?"}  # age and sex from the PTB header
+PTB_SOURCE = "PTB Diagnostic ECG Database s0010_re (examples/ecg, ODC-By 1.0): acute infero-lateral MI, inferior akinesia on ventriculography"
+INFARCT_PATTERN = {"any_of": ["st_elevation_*", "pathological_q_waves_*"], "status": "present", "name": "infarct pattern (ST elevation or Q waves)",
+                   "modality": "ecg"}  # fmt: skip
+PRIOR_MI = {"any_of": ["udmi4-prior-mi-criteria", "udmi4-pathological-q-waves"]}
+# What a PTB report may correctly cite besides the required passages: the ECG's own
+# findings (infarct pattern, conduction, QT over a wide QRS) and LVEF categories.
+PTB_ALLOWED = ["udmi4-*", "ecg-p3-*rbbb*", "ecg-p3-nonspecific-ivcd", "ecg-p4-*", "ecg-p6-*", "esc-acs-2023-*", "ase-cq-2015-lvef-*",
+               "cmr-ref-2020-*"]  # fmt: skip
+CRT_NON_LBBB = ["esc-pacing-2021-crt-non-lbbb-*", "esc-hf-2021-crt-non-lbbb-*", "aha-hf-2022-crt-lbbb-120-149-or-nonlbbb-150"]
+EF_CONTEXT = ["ase-cq-2015-*", "cmr-ref-2020-*", "esc-hf-2021-hfref-*", "esc-hf-2021-lvef-*", "aha-hf-2022-lvef-classification", "esc-cmp-2023-dcm-*"]
+
+
+def ptb_mi_echo_low_ef(ctx: BuildContext, case_id: str, seed: int) -> Path:
+    from evals.suites import echo_sim
+
+    folder = ctx.work_dir / case_id
+    sim = echo_sim.simulate(seed, ef_pct=30.0, edv_ml=180.0, heart_rate_bpm=80.0, noise=0.04)
+    (folder / "echo").mkdir(parents=True, exist_ok=True)
+    echo_sim.write_dicom(sim, folder / "echo" / "a4c.dcm")
+    ev = echo_sim.truth_values(sim)
+    write_case(folder, {
+        "id": case_id, "description": f"real PTB ECG (acute infero-lateral MI) + simulated echo LVEF {ev['lvef']:.0f}%: infarct pattern with a low EF",
+        "tags": ["multimodal", "ecg", "echo", "real-ecg", "synthesis"], "source": f"{PTB_SOURCE}; experts.echo.simulate seed {seed} (EF 30%)",
+        "inputs": PTB_ECG + ["echo/a4c.dcm"], "context": PTB_CONTEXT, "run": {"retrieval": True},
+        "expected": {
+            "modalities": ["ecg", "echo"],
+            "statements": [INFARCT_PATTERN, {"id": "atrial_fibrillation", "status": "absent"},
+                           {"id": "lvef_reduced", "status": "present", "modality": "echo"}],
+            "measurements": [{"name": "lvef", "value": round(ev["lvef"], 1), "tolerance": 7.0, "unit": "%", "modality": "echo"}],
+            "guidelines": [PRIOR_MI], "guidelines_allowed": PTB_ALLOWED + CRT_NON_LBBB + EF_CONTEXT,
+        },
+        "must_not": {"modalities": ["cmr", "kspace"]},
+    })  # fmt: skip
+    return folder
+
+
+def ptb_mi_cmr_normal_ef(ctx: BuildContext, case_id: str, seed: int) -> Path:
+    from evals.suites import cmr_sim
+    from experts.cmr.sim_files import write_dicom_series
+
+    folder = ctx.work_dir / case_id
+    sim = cmr_sim.simulate(seed, lv_ef=0.62, dilated=False)
+    write_dicom_series(sim, folder / "cmr", patient_sex="F")
+    truth, seg = cmr_sim.write_truth(sim, folder)
+    write_case(folder, {
+        "id": case_id, "description": f"real PTB ECG (acute infero-lateral MI) + simulated normal CMR (LVEF {truth['lvef']:.0f}%): "
+                                      "no Q-wave + low-EF synthesis, no CRT",
+        "tags": ["multimodal", "ecg", "cmr", "real-ecg", "synthesis"], "source": f"{PTB_SOURCE}; cmr_sim.simulate seed {seed} (EF 62%, normal size)",
+        "inputs": PTB_ECG + ["cmr"], "context": PTB_CONTEXT, "run": {"retrieval": True},
+        "expected": {
+            "modalities": ["ecg", "cmr"],
+            "statements": [INFARCT_PATTERN, {"id": "lvef_reduced_range", "status": "absent", "modality": "cmr"}],
+            "measurements": [{"name": "lvef", "value": round(truth["lvef"], 1), "tolerance": 5.0, "unit": "%", "modality": "cmr"}],
+            "guidelines": [], "guidelines_allowed": PTB_ALLOWED + EF_CONTEXT,
+        },
+        "must_not": {"modalities": ["echo", "kspace"], "text": [r"\bCRT\b", r"consistent with a myocardial infarction"]},
+        "truth": {"segmentation": seg},
+    })  # fmt: skip
+    return folder
+
+
+def lbbb_ef40_echo(ctx: BuildContext, case_id: str, seed: int) -> Path:
+    from evals.suites import echo_sim
+
+    folder = ctx.work_dir / case_id
+    t = _ecg(folder, ecg_gen.lbbb_pattern(seed, hr=70.0), "ecg_lbbb")
+    sim = echo_sim.simulate(seed, ef_pct=40.0, edv_ml=170.0, heart_rate_bpm=70.0, noise=0.04)
+    (folder / "echo").mkdir(parents=True, exist_ok=True)
+    echo_sim.write_dicom(sim, folder / "echo" / "a4c.dcm")
+    ev = echo_sim.truth_values(sim)
+    write_case(folder, {
+        "id": case_id, "description": f"LBBB pattern (QRS {t['qrs_ms']:.0f} ms) + echo LVEF {ev['lvef']:.0f}%: above the 35% CRT threshold, no CRT statement",
+        "tags": ["multimodal", "ecg", "echo", "synthesis"], "source": f"ecg_gen.lbbb_pattern seed {seed}; experts.echo.simulate seed {seed} (EF 40%)",
+        "context": {"age": 64, "sex": "male", "height_cm": 175, "weight_kg": 80, "indication": "Breathlessness"},
+        "run": {"retrieval": True},
+        "expected": {
+            "modalities": ["ecg", "echo"],
+            "statements": [{"id": "lbbb", "status": "present", "modality": "ecg"}],
+            "measurements": _interval("qrs_duration", t["qrs_ms"])
+            + [{"name": "lvef", "value": round(ev["lvef"], 1), "tolerance": 7.0, "unit": "%", "modality": "echo"}],
+            "guidelines": [], "guidelines_allowed": ["ecg-p3-complete-lbbb-adult", "ecg-p3-lbbb-*", "ecg-p4-*"] + EF_CONTEXT,
+        },
+        "must_not": {"modalities": ["cmr", "kspace"], "text": [r"\bCRT\b"]},
+    })  # fmt: skip
+    return folder
+
+
+def ef_disagreement_echo_cmr(ctx: BuildContext, case_id: str, seed: int) -> Path:
+    from evals.suites import cmr_sim, echo_sim
+    from experts.cmr.sim_files import write_dicom_series
+
+    folder = ctx.work_dir / case_id
+    es = echo_sim.simulate(seed, ef_pct=30.0, edv_ml=180.0, heart_rate_bpm=70.0, noise=0.04)
+    (folder / "echo").mkdir(parents=True, exist_ok=True)
+    echo_sim.write_dicom(es, folder / "echo" / "a4c.dcm")
+    ev = echo_sim.truth_values(es)
+    sim = cmr_sim.simulate(seed, lv_ef=0.62, dilated=False)
+    write_dicom_series(sim, folder / "cmr", patient_sex="M")
+    truth, seg = cmr_sim.write_truth(sim, folder)
+    write_case(folder, {
+        "id": case_id, "description": f"echo LVEF {ev['lvef']:.0f}% + CMR LVEF {truth['lvef']:.0f}% in one case: both reported with sources, never averaged",
+        "tags": ["multimodal", "echo", "cmr", "synthesis"], "source": f"experts.echo.simulate seed {seed} (EF 30%); cmr_sim.simulate seed {seed} (EF 62%)",
+        "context": {"age": 58, "sex": "male", "height_cm": 178, "weight_kg": 82, "indication": "Discordant LV function"},
+        "run": {"retrieval": True},
+        "expected": {
+            "modalities": ["echo", "cmr"],
+            "statements": [{"id": "lvef_reduced", "status": "present", "modality": "echo"},
+                           {"id": "lvef_reduced_range", "status": "absent", "modality": "cmr"}],
+            "measurements": [{"name": "lvef", "value": round(ev["lvef"], 1), "tolerance": 7.0, "unit": "%", "modality": "echo"},
+                             {"name": "lvef", "value": round(truth["lvef"], 1), "tolerance": 5.0, "unit": "%", "modality": "cmr"}],
+            "guidelines": [], "guidelines_allowed": EF_CONTEXT,
+        },
+        "must_not": {"modalities": ["ecg", "kspace"], "text": [r"\b(mean|average) (LV)?EF\b", r"\bCRT\b"]},
+        "truth": {"segmentation": seg},
+    })  # fmt: skip
+    return folder
+
+
 CASES = [
     ("lbbb-hfref-echo", lbbb_hfref_echo, ["echo"]),
     ("normal-ecg-normal-cmr", normal_ecg_normal_cmr, ["cmr"]),
     ("af-dilated-lv", af_dilated_lv, ["echo"]),
     ("lbbb-hfref-cmr", lbbb_hfref_cmr, ["cmr"]),
+    ("ptb-mi-echo-low-ef", ptb_mi_echo_low_ef, ["echo"]),
+    ("ptb-mi-cmr-normal-ef", ptb_mi_cmr_normal_ef, ["cmr"]),
+    ("lbbb-ef40-echo", lbbb_ef40_echo, ["echo"]),
+    ("ef-disagreement-echo-cmr", ef_disagreement_echo_cmr, ["echo", "cmr"]),
 ]
 
 

@@ -2,9 +2,13 @@
 
 Truth: `retrieval/questions/questions.jsonl`, clinician-style queries each
 with the ids of every corpus statement that answers it, split by position
-into `tune` (70%) and `heldout` (30%). Held-out questions are never used to
+into `tune` (70%) and `heldout` (30%), plus `retrieval/questions/heldout_v2.jsonl`
+(split `heldout2`), a fresh set written blind in session 2 because `heldout`
+had been looked at once in session 1. Held-out questions are never used to
 tune the search; `--split tune` runs only the tune part (use it while
-tuning), and misses are listed only for tune questions.
+tuning), and misses are listed only for tune questions unless
+`--show-heldout-misses` is given (for the failure analysis after the one
+evaluation of record, never for tuning).
 
 Metrics per mode and split (k=5 by default):
 - recall@k        mean over questions of |relevant ∩ top-k| / |relevant|
@@ -12,8 +16,11 @@ Metrics per mode and split (k=5 by default):
                   ("recall@k any" in the question set's README)
 - MRR@10          mean of 1/rank of the first relevant id in the top 10 (0 if none)
 
-    .venv/bin/python evals/retrieval_eval.py [--split tune|heldout|all] [--k 5]
-        [--home DIR] [--json out.json] [--show-misses]
+    .venv/bin/python evals/retrieval_eval.py [--split tune|heldout|heldout2|all] [--k 5]
+        [--home DIR] [--json out.json] [--show-misses] [--show-heldout-misses]
+
+`all` (the default) reads both files and reports tune, heldout (previously
+seen) and heldout2 (fresh) side by side.
 
 The index is the product's (built once under $CARDIO_HOME, or --home DIR).
 """
@@ -32,6 +39,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 QUESTIONS = REPO / "retrieval" / "questions" / "questions.jsonl"
+FRESH_QUESTIONS = REPO / "retrieval" / "questions" / "heldout_v2.jsonl"
+SPLITS = ("tune", "heldout", "heldout2")
 MODES = ("dense", "bm25", "hybrid")
 MRR_DEPTH = 10
 
@@ -99,26 +108,56 @@ def evaluate(retriever, questions: list[Question], k: int = 5, modes=MODES) -> d
     return result
 
 
+def use_session1_engine(retriever) -> None:
+    """Turn `retriever` into the session-1 engine, for the ablation reported
+    beside the engine of record: BM25 without synonym expansion or spelling
+    folding, dense weight 0.6 (K was 10 then too). The dense index is shared."""
+    import retrieval.bm25 as bm25_module
+    import retrieval.search as search_module
+    from retrieval.bm25 import BM25Index
+
+    bm25_module.fold_spelling = lambda text: text
+    search_module.lexical_query = lambda query: query
+    search_module.DENSE_WEIGHT = 0.6
+    texts = [
+        " ".join([p.section, p.text, " ".join(m.replace("_", " ") for m in p.measurements), " ".join(p.topics)])
+        for p in retriever.passages.values()
+    ]
+    retriever.bm25 = BM25Index(list(retriever.passages), texts)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--questions", type=Path, default=QUESTIONS)
+    ap.add_argument("--questions", type=Path, nargs="+", default=[QUESTIONS, FRESH_QUESTIONS])
     ap.add_argument("--corpus", type=Path, default=REPO / "retrieval" / "corpus")
-    ap.add_argument("--split", choices=["tune", "heldout", "all"], default="all")
+    ap.add_argument("--split", choices=[*SPLITS, "all"], default="all")
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of dense,bm25,hybrid")
     ap.add_argument("--home", type=Path, help="CARDIO_HOME for the index (default: $CARDIO_HOME or ~/.cardioagent)")
     ap.add_argument("--json", type=Path, help="also write the numbers as JSON")
+    ap.add_argument(
+        "--engine",
+        choices=["current", "session1"],
+        default="current",
+        help="session1: the session-1 lexical side and fusion weight, for the ablation only",
+    )
     ap.add_argument("--show-misses", action="store_true", help="list tune-split questions with no hit in the top k")
+    ap.add_argument(
+        "--show-heldout-misses",
+        action="store_true",
+        help="also list held-out misses (failure analysis after the evaluation of record; never tune on them)",
+    )
     args = ap.parse_args(argv)
     if args.home:
         os.environ["CARDIO_HOME"] = str(args.home)
 
     from retrieval.search import Retriever
 
-    if not args.questions.is_file():
-        print(f"no question set at {args.questions}", file=sys.stderr)
+    missing = [str(p) for p in args.questions if not p.is_file()]
+    if missing:
+        print(f"no question set at {', '.join(missing)}", file=sys.stderr)
         return 2
-    questions = load_questions(args.questions)
+    questions = [q for path in args.questions for q in load_questions(path)]
     if args.split != "all":
         questions = [q for q in questions if q.split == args.split]
     modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
@@ -128,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     if retriever.dense_error:
         print(f"dense index unavailable: {retriever.dense_error}", file=sys.stderr)
         return 3
+    if args.engine == "session1":
+        use_session1_engine(retriever)
     known = set(retriever.passages)
     unknown = sorted({r for q in questions for r in q.relevant} - known)
     if unknown:
@@ -137,12 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     scores = evaluate(retriever, questions, args.k, modes)
     eval_s = time.perf_counter() - t1
 
-    splits = [s for s in ("tune", "heldout") if any(s in scores[m] for m in modes)]
+    splits = [s for s in SPLITS if any(s in scores[m] for m in modes)]
     if len(splits) > 1:
         splits.append("all")
     print(
         f"retrieval eval: {len(questions)} questions, corpus {len(retriever.passages)} statements "
-        f"(hash {retriever.corpus.corpus_hash[:12]}), k={args.k}"
+        f"(hash {retriever.corpus.corpus_hash[:12]}), k={args.k}, engine {args.engine}"
     )
     header = f"{'split':8} {'mode':7} {'n':>4}  {'recall@' + str(args.k):>9}  {'hit@' + str(args.k):>6}  {'MRR@10':>6}"
     print(header)
@@ -157,12 +198,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{split:8} {mode:7} {s['n']:4d}  {s['recall']:9.3f}  {s['hit']:6.3f}  {s['mrr']:6.3f}")
     print(f"(index ready in {setup_s:.1f} s; {len(questions) * len(modes)} searches in {eval_s:.1f} s)")
 
-    if args.show_misses:
-        for mode in modes:
-            misses = scores[mode].get("tune", Scores()).misses
-            print(f"\n{mode}: {len(misses)} tune question(s) without a relevant id in the top {args.k}")
-            for qid, query, rel, top in misses:
-                print(f"  {qid}: {query}\n      want {rel}\n      got  {top}")
+    if args.show_misses or args.show_heldout_misses:
+        shown = ["tune"] if not args.show_heldout_misses else list(SPLITS)
+        for split in shown:
+            for mode in modes:
+                misses = scores[mode].get(split, Scores()).misses
+                print(f"\n{mode}: {len(misses)} {split} question(s) without a relevant id in the top {args.k}")
+                for qid, query, rel, top in misses:
+                    print(f"  {qid}: {query}\n      want {rel}\n      got  {top}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {

@@ -85,19 +85,22 @@ def ludb_truth(record_path: Path, strict: bool = False) -> dict[str, float]:
     return out
 
 
-def expert_intervals(record_path: Path, params=None) -> dict[str, float]:
-    import wfdb
+def load_record(record_path: Path):
+    """The record as the tool reads it (same reader, so LUDB's range-normalised
+    per-lead gains are put on one common scale, see experts/ecg/io/gain_repair.py)."""
+    from experts.ecg.io import load_study
+    from tests.ecg.helpers import wfdb_study
 
+    return load_study(wfdb_study(record_path.parent, record_path.name))
+
+
+def expert_intervals(record_path: Path, params=None) -> dict[str, float]:
     from experts.ecg.beats import detect_beats
     from experts.ecg.delineate import delineate
-    from experts.ecg.io.load import normalise
     from experts.ecg.median_beat import build_median_beat
     from experts.ecg.quality import assess_record
-    from experts.ecg.record import ECGRecord
 
-    rec = wfdb.rdrecord(str(record_path))
-    raw = ECGRecord(signals=rec.p_signal.T, lead_names=list(rec.sig_name), fs=float(rec.fs), source_file=record_path.name + ".hea")
-    record = normalise(raw, list(rec.units))
+    record = load_record(record_path)
     q = assess_record(record)
     beats = detect_beats(record, q)
     usable = [n for n in record.lead_names if q.leads[n].usable]

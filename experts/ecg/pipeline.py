@@ -90,7 +90,11 @@ def analyze_record(
         an.rr = rr_stats(an.beats.r_peaks, record.fs)
         if an.rr is None:
             an.verdict = "non_diagnostic"
-            an.reasons.insert(0, f"fewer than 3 QRS complexes were found in {record.duration_s:.1f} s")
+            an.reasons.insert(
+                0,
+                f"fewer than 3 QRS complexes were found in {record.duration_s:.1f} s: the leads carry no usable ECG, beat detection "
+                "failed, or the sampling rate in the file is wrong",
+            )
         elif not (PLAUSIBLE_HR[0] <= an.rr.heart_rate <= PLAUSIBLE_HR[1]):
             an.verdict = "non_diagnostic"
             an.reasons.insert(

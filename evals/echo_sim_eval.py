@@ -37,6 +37,7 @@ import numpy as np
 
 HELDOUT_SEED_BASE = 3_000_000
 NOISE_SEED_BASE = 4_000_000
+PSAX_SEED_BASE = 6_000_000
 
 
 def _display_clip(sim, seed: int):
@@ -93,15 +94,17 @@ def score_clip(sim, seed: int, segmenter) -> dict:
     ed_err, ed_miss = _event_errors(true_ed, sorted(set(an.cycles.ed_frames if an.cycles else ed_pred)), half)
     es_err, es_miss = _event_errors(sim.es_frames, sorted(set(an.cycles.es_frames if an.cycles else es_pred)), half)
     v = sim.volumes_ml
+    # Score what the tool reports: a non-diagnostic clip yields no EF or volumes.
+    reported = an.quality.verdict != "non_diagnostic" and bool(an.beats)
     return {
         "seed": seed,
         "runtime_s": runtime,
         "dice": float(np.mean(dices)) if dices else None,
         "ef_true": sim.ef_true,
-        "ef_pred": an.ef_mean,
-        "ef_area_length": an.ef_al_mean,
-        "edv_err": [b.edv - v[b.ed] for b in an.beats] if an.has_mm else [],
-        "esv_err": [b.esv - v[b.es] for b in an.beats] if an.has_mm else [],
+        "ef_pred": an.ef_mean if reported else None,
+        "ef_area_length": an.ef_al_mean if reported else None,
+        "edv_err": [b.edv - v[b.ed] for b in an.beats] if an.has_mm and reported else [],
+        "esv_err": [b.esv - v[b.es] for b in an.beats] if an.has_mm and reported else [],
         "ed_err": ed_err,
         "es_err": es_err,
         "ed_missed": ed_miss,
@@ -111,7 +114,29 @@ def score_clip(sim, seed: int, segmenter) -> dict:
         "hr_true": sim.heart_rate_in_clip,
         "hr_pred": an.heart_rate_bpm,
         "quality": an.quality.verdict,
+        "reasons": an.quality.reasons,
+        "view_elongation": an.view.elongation if an.view else None,
+        "view_axis_deg": an.view.axis_from_beam_deg if an.view else None,
+        "view_rule_fired": bool(an.view and an.view.apical is False),
         "noise": sim.params.noise,
+    }
+
+
+def score_non_apical(sim, seed: int, segmenter) -> dict:
+    """A simulated short-axis clip: the expert must not report an EF."""
+    from experts.echo.analysis import analyse_clip
+
+    clip, _ = _display_clip(sim, seed)
+    an = analyse_clip(clip, segmenter)
+    ef = an.ef_mean if an.quality.verdict != "non_diagnostic" and an.beats else None
+    return {
+        "seed": seed,
+        "quality": an.quality.verdict,
+        "ef_reported": ef,
+        "view_rule_fired": bool(an.view and an.view.apical is False),
+        "view_elongation": an.view.elongation if an.view else None,
+        "view_axis_deg": an.view.axis_from_beam_deg if an.view else None,
+        "reasons": an.quality.reasons,
     }
 
 
@@ -146,6 +171,9 @@ def summarise(rows: list[dict]) -> dict:
         "hr_mae_bpm": float(np.mean(hr)) if hr else None,
         "runtime_s_mean": float(np.mean([r["runtime_s"] for r in rows])),
         "quality": {q: sum(1 for r in rows if r["quality"] == q) for q in ("usable", "limited", "non_diagnostic")},
+        "view_rule_fired": sum(1 for r in rows if r.get("view_rule_fired")),
+        "view_elongation_min": min((r["view_elongation"] for r in rows if r.get("view_elongation") is not None), default=None),
+        "view_axis_deg_max": max((r["view_axis_deg"] for r in rows if r.get("view_axis_deg") is not None), default=None),
     }
     return out
 
@@ -159,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clips", type=int, default=40)
     ap.add_argument("--noise-clips", type=int, default=12)
     ap.add_argument("--noise-levels", type=float, nargs="*", default=[0.01, 0.05, 0.1, 0.2, 0.3, 0.45])
+    ap.add_argument("--psax-clips", type=int, default=12, help="simulated short-axis clips (must get no EF)")
     ap.add_argument("--methods", nargs="*", default=["unet", "classical"])
     ap.add_argument("--weights", type=Path, default=None, help="U-Net weights (default: the committed ones)")
     ap.add_argument("--out", type=Path, default=Path("out/echo_eval"))
@@ -179,6 +208,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
 
     rows: dict[str, list[dict]] = {k: [] for k in segmenters}
+    non_apical: dict[str, list[dict]] = {k: [] for k in segmenters}
+    for i in range(args.psax_clips):
+        seed = PSAX_SEED_BASE + i
+        sim = simulate_clip(sample_params(seed, HELDOUT_RANGES, view="psax", n_frames=64))
+        for name, seg in segmenters.items():
+            non_apical[name].append(score_non_apical(sim, seed, seg))
+        print(f"short-axis clip {i + 1}/{args.psax_clips} " + " ".join(f"{k}: {v[-1]['quality']} EF {_fmt(v[-1]['ef_reported'], 1)}" for k, v in non_apical.items()), flush=True)
     for i in range(args.clips):
         seed = HELDOUT_SEED_BASE + i
         sim = simulate_clip(sample_params(seed, HELDOUT_RANGES))
@@ -204,19 +240,34 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m evals.echo_sim_eval " + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
         "heldout_seeds": f"{HELDOUT_SEED_BASE}..{HELDOUT_SEED_BASE + args.clips - 1}",
         "noise_seeds": f"{NOISE_SEED_BASE}..{NOISE_SEED_BASE + args.noise_clips - 1}",
-        "summary": {k: summarise(v) for k, v in rows.items()},
+        "summary": {k: summarise(v) for k, v in rows.items()} if args.clips else {},
+        "non_apical": {
+            k: {
+                "clips": len(v),
+                "ef_reported": sum(1 for r in v if r["ef_reported"] is not None),
+                "view_rule_fired": sum(1 for r in v if r["view_rule_fired"]),
+                "quality": {q: sum(1 for r in v if r["quality"] == q) for q in ("usable", "limited", "non_diagnostic")},
+                "elongation_range": [min((r["view_elongation"] for r in v if r["view_elongation"] is not None), default=None), max((r["view_elongation"] for r in v if r["view_elongation"] is not None), default=None)],
+                "per_clip": v,
+            }
+            for k, v in non_apical.items()
+        },
         "noise_curve": curve,
         "per_clip": rows,
         "seconds": round(time.perf_counter() - started, 1),
     }
     (args.out / "results.json").write_text(json.dumps(result, indent=1, default=float) + "\n")
     lines = ["| metric | " + " | ".join(segmenters) + " |", "|---|" + "---|" * len(segmenters)]
-    keys = ["clips", "dice_mean", "dice_median", "ef_n", "ef_not_reported", "ef_mae", "ef_bias", "ef_pearson_r", "edv_mae_ml", "esv_mae_ml", "ed_frame_mae", "es_frame_mae", "ed_missed_share", "es_missed_share", "hr_mae_bpm", "runtime_s_mean"]
-    for k in keys:
+    keys = ["clips", "dice_mean", "dice_median", "ef_n", "ef_not_reported", "ef_mae", "ef_bias", "ef_pearson_r", "edv_mae_ml", "esv_mae_ml", "ed_frame_mae", "es_frame_mae", "ed_missed_share", "es_missed_share", "hr_mae_bpm", "runtime_s_mean", "view_rule_fired", "view_elongation_min", "view_axis_deg_max"]
+    for k in keys if args.clips else []:
         lines.append(f"| {k} | " + " | ".join(_fmt(result["summary"][m][k], 3) for m in segmenters) + " |")
     lines += ["", "Noise robustness (Dice / EF MAE / clips without EF):", "", "| noise | " + " | ".join(segmenters) + " |", "|---|" + "---|" * len(segmenters)]
     for j, level in enumerate(args.noise_levels):
         lines.append(f"| {level} | " + " | ".join(f"{_fmt(curve[m][j]['dice_mean'], 3)} / {_fmt(curve[m][j]['ef_mae'], 1)} / {curve[m][j]['ef_not_reported']}" for m in segmenters) + " |")
+    if args.psax_clips:
+        lines += ["", "Simulated short-axis clips (no EF may be reported):", ""]
+        for m, v in result["non_apical"].items():
+            lines.append(f"* {m}: {v['ef_reported']} of {v['clips']} with an EF; view rule fired on {v['view_rule_fired']}; verdicts {v['quality']}")
     (args.out / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"total {result['seconds']} s")

@@ -15,10 +15,20 @@ import numpy as np
 from experts.echo.clip import EchoClip
 from experts.echo.cycles import CycleAnalysis, find_beats
 from experts.echo.postprocess import keep_one_chamber
-from experts.echo.quality import QualityReport, assess_segmentation, beat_consistency, colour_doppler, plausible_systole, too_few_frames
+from experts.echo.quality import (
+    QualityReport,
+    assess_segmentation,
+    beat_consistency,
+    colour_doppler,
+    plausible_systole,
+    plausible_systolic_fraction,
+    systolic_fraction,
+    too_few_frames,
+)
 from experts.echo.sector import Preprocessed, preprocess
 from experts.echo.segment import Segmentation, temporal_smooth
 from experts.echo.spacing import SpacingDecision, resolve_spacing
+from experts.echo.view import ViewCheck, check_apical_view
 from experts.echo.volumes import LVGeometry, lv_geometry
 
 MM3_PER_ML = 1000.0
@@ -56,6 +66,7 @@ class EchoAnalysis:
     beats: list[BeatResult]
     quality: QualityReport
     warnings: list[str] = field(default_factory=list)
+    view: ViewCheck | None = None
 
     @property
     def has_mm(self) -> bool:
@@ -133,6 +144,7 @@ def analyse_clip(
     volumes_al = np.array([g.volume_area_length / unit if g else nan for g in geometry])
 
     cycles = None
+    view = None
     beats: list[BeatResult] = []
     if quality.verdict != "non_diagnostic" and np.isfinite(areas).sum() >= 3:
         filled = _fill_nan(areas)
@@ -142,6 +154,12 @@ def analyse_clip(
         comps = np.array([g.n_components if g else 0 for g in geometry])
         waists = np.array([g.basal_waist if g else False for g in geometry])
         assess_segmentation(quality, masks, seg.prob, pre.fan_small, areas, cycles.smoothed, elong, angles, comps, waists)
+        view = check_apical_view(pre.grey, masks, pre.fan_small)
+        for reason in view.reasons:
+            if view.apical is False:
+                quality.fail(reason)
+            else:
+                warnings.append(f"view not checked: {reason}")
         for b in cycles.beats:
             ged, ges = geometry[b.ed], geometry[b.es]
             if ged is None or ges is None or not (volumes[b.ed] > 0):
@@ -162,13 +180,31 @@ def analyse_clip(
                     es_length=ges.length,
                 )
             )
-        implausible = [b for b in beats if not (0.0 < b.ef < 95.0) or not plausible_systole(b.ed, b.es, clip.fps)]
+        candidates = len(beats)
+        eds, ess = [b.ed for b in beats], [b.es for b in beats]
+        fractions = [systolic_fraction(eds, ess, i) for i in range(candidates)]
+        implausible = [
+            b for b, f in zip(beats, fractions)
+            if not (0.0 < b.ef < 95.0) or not plausible_systole(b.ed, b.es, clip.fps) or not plausible_systolic_fraction(f)
+        ]
         if implausible:
-            warnings.append(
-                f"{len(implausible)} candidate beat(s) discarded: EF outside 0-95% or end-diastole to end-systole "
-                "interval outside 0.12-0.7 s (a dip in the area curve, not an ejection)"
+            shares = ", ".join(f"{f:.0%}" for b, f in zip(beats, fractions) if b in implausible and f is not None)
+            why = (
+                f"{len(implausible)} of {candidates} candidate beat(s) discarded: EF outside 0-95%, end-diastole to end-systole "
+                "interval outside 0.12-0.7 s, or systole outside 15-65% of the beat's cycle"
+                + (f" (found {shares})" if shares else "")
+                + " - a dip in the area curve, not an ejection"
             )
             beats = [b for b in beats if b not in implausible]
+            if not beats:
+                warnings.append(why)  # reported below as "no complete cardiac cycle"
+            elif len(implausible) > len(beats):
+                quality.fail(
+                    "the LV area curve does not follow a consistent cardiac cycle: " + why
+                    + "; the traced region is probably only part of the LV or not the same region in every frame"
+                )
+            else:
+                quality.limit(why)
         beat_consistency(quality, [b.ef for b in beats])
         if not beats and quality.verdict != "non_diagnostic":
             quality.fail("no complete cardiac cycle (end-diastole then end-systole) was found in the LV area curve" + (f": {cycles.notes[0]}" if cycles.notes else ""))
@@ -177,7 +213,7 @@ def analyse_clip(
     elif quality.verdict != "non_diagnostic":
         quality.fail("the LV cavity was not found in the clip")
 
-    return EchoAnalysis(clip, pre, spacing, model_spacing, seg, masks, geometry, areas, volumes, volumes_al, cycles, beats, quality, warnings)
+    return EchoAnalysis(clip, pre, spacing, model_spacing, seg, masks, geometry, areas, volumes, volumes_al, cycles, beats, quality, warnings, view)
 
 
 def _fill_nan(x: np.ndarray) -> np.ndarray:

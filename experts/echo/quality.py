@@ -25,6 +25,11 @@ MAX_UNCERTAIN_FRACTION = 0.35
 MAX_WAIST_FRACTION = 0.2  # frames whose outline has a basal waist (atrium traced too)
 MAX_BEAT_EF_SPREAD = 20.0  # percentage points between the lowest and highest beat
 MIN_SYSTOLE_S, MAX_SYSTOLE_S = 0.12, 0.7  # ED -> ES interval
+# ED -> ES as a share of the beat's cycle length. Physiology: isovolumic
+# contraction plus ejection (Weissler's LVET = 413 - 1.7 x HR ms) take
+# ~25% of the cycle at 45/min and ~50% at 150/min; the margins allow one
+# frame of quantisation at each end and short ejection in heart failure.
+MIN_SYSTOLIC_FRACTION, MAX_SYSTOLIC_FRACTION = 0.15, 0.65
 
 
 @dataclass
@@ -137,3 +142,28 @@ def plausible_systole(ed: int, es: int, fps: float | None) -> bool:
     if fps is None:
         return True
     return MIN_SYSTOLE_S <= (es - ed) / fps <= MAX_SYSTOLE_S
+
+
+def beat_cycle_frames(eds: list[int], i: int) -> int | None:
+    """Cycle length (frames) around beat i: to the next beat's ED, else from
+    the previous one; None for a lone beat."""
+    if i + 1 < len(eds):
+        return eds[i + 1] - eds[i]
+    if i > 0:
+        return eds[i] - eds[i - 1]
+    return None
+
+
+def systolic_fraction(eds: list[int], ess: list[int], i: int) -> float | None:
+    cycle = beat_cycle_frames(eds, i)
+    if not cycle or cycle <= 0:
+        return None
+    return (ess[i] - eds[i]) / cycle
+
+
+def plausible_systolic_fraction(fraction: float | None) -> bool:
+    """A detected "beat" whose ED -> ES interval is a tenth of its cycle, or
+    two thirds of it, is not a heartbeat: the area curve is following
+    something other than the LV (a partial trace, a trace that switches
+    between LV and atrium, noise)."""
+    return fraction is None or MIN_SYSTOLIC_FRACTION <= fraction <= MAX_SYSTOLIC_FRACTION

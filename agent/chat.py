@@ -599,9 +599,19 @@ def _finish(view: CaseView, question: str, draft: _Draft, text: str, backend_nam
     answered = draft.answered and bool(kept)
     if not kept:
         kept = "I cannot answer this from this case's results."
+    if not answered:
+        draft.notes.extend(quality_notes(view.report))
     return ChatAnswer(question=question, text=kept, intent=draft.intent, answered=answered, cited_ids=cited, measurements=measurements,
                       passages=passages, references=references, tool_calls=draft.tool_calls, artifacts=draft.artifacts, grounding=summary, backend=backend_name, fell_back=fell_back,
                       notes=(notes or []) + draft.notes, thread_id=view.thread_id)  # fmt: skip
+
+
+def quality_notes(report: Report) -> list[str]:
+    """Why a study has no values to answer from: a non-diagnostic study
+    reports nothing, and the reader should hear that rather than 'no such
+    measurement' alone."""
+    return [f"{s.modality.display} {s.study_id} was non-diagnostic, so no measurement or finding was reported from it (reasons in the report)."
+            for s in report.sections if s.quality.verdict == "non_diagnostic"]  # fmt: skip
 
 
 def answer(

@@ -148,10 +148,11 @@ def build_app(config: AppConfig):
                                                    show_label=False, lines=1, max_lines=8, max_plain_text_length=20000)  # fmt: skip
                         with gr.Accordion("Clinical context (optional: age- and sex-specific thresholds, BSA indexing)", open=False, elem_id="ca-context"):
                             with gr.Row():
-                                age = gr.Number(label="Age (years)", minimum=0, maximum=130, precision=0, value=None, placeholder="not given", elem_id="ca-age")
+                                # text, not gr.Number: an untouched Number reads 0 (a 0-year-old patient); empty here means not given
+                                age = gr.Textbox(label="Age (years)", placeholder="not given", max_lines=1, elem_id="ca-age")
                                 sex = gr.Dropdown(["not given", "female", "male"], value="not given", label="Sex", elem_id="ca-sex")
-                                height = gr.Number(label="Height (cm)", minimum=0, maximum=260, value=None, placeholder="not given", elem_id="ca-height")
-                                weight = gr.Number(label="Weight (kg)", minimum=0, maximum=400, value=None, placeholder="not given", elem_id="ca-weight")
+                                height = gr.Textbox(label="Height (cm)", placeholder="not given", max_lines=1, elem_id="ca-height")
+                                weight = gr.Textbox(label="Weight (kg)", placeholder="not given", max_lines=1, elem_id="ca-weight")
                             indication = gr.Textbox(label="Indication", placeholder="e.g. syncope; palpitations; pre-operative", max_lines=2,
                                                     elem_id="ca-indication")  # fmt: skip
                     with gr.Column(scale=7, min_width=520):
@@ -254,7 +255,9 @@ def build_app(config: AppConfig):
             return handler
 
         def on_new(st: dict):
-            return outputs(View(), {"case_id": None}) + ("",)
+            """A new case starts with an empty clinical context: the previous
+            patient's age, sex, size and indication must not carry over."""
+            return outputs(View(), {"case_id": None}) + ("", "", "not given", "", "")
 
         def list_cases(request: gr.Request):
             user = user_of(request)
@@ -302,7 +305,7 @@ def build_app(config: AppConfig):
                    concurrency_limit=2, show_progress="hidden")  # fmt: skip
         sign_btn.click(on_sign("signed"), [clinician, comment, state], main_outputs + [comment], api_name="sign")
         amend_btn.click(on_sign("amended"), [clinician, comment, state], main_outputs + [comment], api_name="amend")
-        new_case.click(on_new, [state], main_outputs + [indication], api_name="new_case")
+        new_case.click(on_new, [state], main_outputs + [indication, age, sex, height, weight], api_name="new_case")
         refresh_btn.click(list_cases, None, [cases_table, case_pick], api_name="list_cases")
         cases_tab.select(list_cases, None, [cases_table, case_pick], api_visibility="private")
         cases_table.select(pick_row, [cases_table], [case_pick], api_visibility="private")

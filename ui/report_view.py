@@ -26,6 +26,7 @@ from agent.render.provenance import (
     evidence_text,
     grounding_view,
     measurement_row,
+    no_impression_text,
     provenance_view,
     strip_citations,
 )
@@ -208,7 +209,7 @@ def criteria_list(st: Statement, by_id: dict[str, Measurement]) -> str:
         threshold = f"{c.threshold} {c.unit}".replace(" /min", " bpm").replace(" deg", "°")
         met = f"<span class='ca-{'met' if c.met else 'notmet'}'>{c.verdict}</span>"
         ref = f"<div class='ca-src'>{e(c.guideline)}</div>" if c.guideline else ""
-        items.append(f"<li>{link} {e(c.operator)} {e(threshold)} — {met}{ref}</li>")
+        items.append(f"<li>{link} {e(c.sign)} {e(threshold)} — {met}{ref}</li>")
     return "<ul class='ca-criteria'>" + "".join(items) + "</ul>" if items else "<span class='ca-muted'>no measured criteria</span>"
 
 
@@ -317,7 +318,7 @@ def render_panel(report: Report, downloads_note: str = "") -> str:
         a("<ol class='ca-impression'>" + "".join(impression_item(i, report, by_id, statements, figures, n + 1) for n, i in enumerate(report.impression)) + "</ol>")
         a("<div class='ca-hint'>Open an item to see the measurements, criteria, guideline passages and figures it rests on.</div>")
     else:
-        a("<p class='ca-muted'>No impression item passed verification.</p>")
+        a(f"<p class='ca-muted'>{e(no_impression_text(report))}</p>")
     if report.narrative:
         a("<details class='ca-block'><summary>Summary</summary>" + "".join(f"<p>{linkify(p, set(by_id) | set(statements))}</p>" for p in report.narrative) + "</details>")
 

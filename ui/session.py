@@ -48,21 +48,40 @@ class View:
         return tool_outputs(self.report)
 
 
+def optional_number(value: float | str | None, field_name: str) -> float | None:
+    """A number typed in a free-text field; empty means *not given*.
+
+    Why text fields and not gr.Number: Gradio's Number shows and sends 0 for
+    an untouched field, and a 0-year-old patient silently changes age-specific
+    thresholds. '62', '62.5' and '62,5' are read; anything else is refused
+    with the field's name."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(value.strip().replace(",", "."))
+    except ValueError:
+        raise ValueError(f"{field_name}: {value.strip()[:20]!r} is not a number") from None
+
+
 @dataclass
 class ContextForm:
-    age: float | None = None
+    age: float | str | None = None
     sex: str | None = None
-    height_cm: float | None = None
-    weight_kg: float | None = None
+    height_cm: float | str | None = None
+    weight_kg: float | str | None = None
     indication: str | None = None
 
     def to_context(self, notes: str | None) -> ClinicalContext:
         """Raises ValueError with a readable message on impossible values."""
         from pydantic import ValidationError
 
+        age = optional_number(self.age, "age")
+        height = optional_number(self.height_cm, "height")
+        weight = optional_number(self.weight_kg, "weight")
         try:
-            patient = PatientContext(age_years=self.age, sex=normalise_sex(self.sex or None), height_cm=self.height_cm or None,
-                                     weight_kg=self.weight_kg or None)  # fmt: skip
+            patient = PatientContext(age_years=age, sex=normalise_sex(self.sex or None), height_cm=height, weight_kg=weight)
             indication = sanitise_text(self.indication.strip(), 500) if self.indication and self.indication.strip() else None
             return ClinicalContext(patient=patient, indication=indication, notes=sanitise_text(notes) if notes else None,
                                    notes_source="chat message" if notes else None)  # fmt: skip
@@ -99,6 +118,14 @@ def summary_message(report: Report) -> dict:
     ms = report.measurements()
     present = [st for st in report.statements() if st.status == "present"]
     g = report.grounding
+    if report.sections and all(s.quality.verdict == "non_diagnostic" for s in report.sections):
+        lines = [f"**Report ready — {report.status}, no diagnostic result** (awaiting your sign-off): "
+                 f"{'the study was' if len(report.sections) == 1 else 'every study was'} non-diagnostic, so nothing was measured or diagnosed."]  # fmt: skip
+        lines += [f"⚠ {s.modality.display} ({s.study_id}): {'; '.join(s.quality.reasons) or 'no reason given'}" for s in report.sections]
+        if report.rejected_inputs:
+            lines.append("**Not used:** " + "; ".join(p.line() for p in report.rejected_inputs))
+        lines.append("Supply a better recording (or another view) and send it as a new case; the report records this study as non-diagnostic.")
+        return _say("\n\n".join(lines))
     lines = [f"**Report ready — {report.status}** (awaiting your sign-off). {len(report.sections)} "
              f"stud{'y' if len(report.sections) == 1 else 'ies'} analysed, {len(ms)} measurements, {len(present)} finding"
              f"{'s' if len(present) != 1 else ''}; {g.numbers_traced} of {g.numbers_checked} numbers in the text traced to a tool output."]  # fmt: skip

@@ -13,7 +13,15 @@ import html
 import re
 from pathlib import Path
 
-from agent.render.provenance import citations, grounding_view, measurement_row, provenance_view, signed_line, statement_row
+from agent.render.provenance import (
+    citations,
+    grounding_view,
+    measurement_row,
+    no_impression_text,
+    provenance_view,
+    signed_line,
+    statement_row,
+)
 from agent.report import Report
 
 CSS = """
@@ -89,7 +97,7 @@ def render_html(report: Report, out_dir: Path | None = None) -> str:
                 for i in ids]  # fmt: skip
         a(f"<li class='{item.kind}'>{_linkify(item.text)}" + (f" <span class='refs'>({', '.join(refs)})</span>" if refs else "") + "</li>")
     if not report.impression:
-        a("<li>No impression item passed verification.</li>")
+        a(f"<li>{e(no_impression_text(report))}</li>")
     a("</ul>")
     if report.narrative:
         a("<h2>Summary</h2>")

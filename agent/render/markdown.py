@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.render.provenance import citations, grounding_view, measurement_row, provenance_view, signed_line, statement_row, strip_citations
+from agent.render.provenance import (
+    citations,
+    grounding_view,
+    measurement_row,
+    no_impression_text,
+    provenance_view,
+    signed_line,
+    statement_row,
+    strip_citations,
+)
 from agent.report import Report
 
 
@@ -29,12 +38,13 @@ def render_markdown(report: Report, out_dir: Path | None = None) -> str:
     demo_s = ", ".join(x for x in demo if x) or "not given"
     add(f"**Patient (as supplied):** {demo_s}")
     add("")
-    if report.impression:
-        add("## Impression")
-        for item in report.impression:
-            refs = ", ".join(citations(item).all)
-            add(f"- {strip_citations(item.text)}" + (f" _(evidence: {refs})_" if refs else ""))
-        add("")
+    add("## Impression")
+    for item in report.impression:
+        refs = ", ".join(citations(item).all)
+        add(f"- {strip_citations(item.text)}" + (f" _(evidence: {refs})_" if refs else ""))
+    if not report.impression:
+        add(no_impression_text(report))
+    add("")
     if report.narrative:
         add("## Summary")
         for para in report.narrative:

@@ -12,7 +12,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.atomic import atomic_write_bytes
-from agent.render.provenance import citations, grounding_view, measurement_row, provenance_view, signed_line, statement_row, strip_citations
+from agent.render.provenance import (
+    citations,
+    grounding_view,
+    measurement_row,
+    no_impression_text,
+    provenance_view,
+    signed_line,
+    statement_row,
+    strip_citations,
+)
 from agent.report import Report
 
 FILENAME = "report.pdf"
@@ -135,7 +144,7 @@ def render_pdf(report: Report) -> bytes:
             items.append(strip_citations(item.text) + (f"  ({', '.join(refs)})" if refs else ""))
         _bullets(pdf, items)
     else:
-        _para(pdf, "No impression item passed verification.")
+        _para(pdf, no_impression_text(report))
     if report.narrative:
         _heading(pdf, "Summary")
         for para in report.narrative:

@@ -22,6 +22,7 @@ from experts.core.types import Criterion, Measurement, Statement, format_quantit
 _CITE = re.compile(r"\s*\[(M|S|G):([^\]]+)\]")
 CODE_SYSTEMS = {"http://loinc.org": "LOINC", "http://snomed.info/sct": "SNOMED CT", "urn:cardioagent": "local"}
 WEIGHTS_PREFIX = 16
+OPERATOR_SIGNS = {">=": "≥", "<=": "≤", "!=": "≠"}
 
 
 # --- plain-text pieces shared by all formats ------------------------------------
@@ -117,7 +118,7 @@ def measurement_row(m: Measurement) -> MeasurementRow:
 
 @dataclass(frozen=True)
 class CriterionRow:
-    """'qrs_duration >= 120 ms — met (AHA/ACCF/HRS 2009, Part III)'."""
+    """'qrs_duration ≥ 120 ms — met (AHA/ACCF/HRS 2009, Part III)'."""
 
     measurement_id: str
     name: str  # the measurement's machine name (last part of its id)
@@ -134,9 +135,14 @@ class CriterionRow:
         return "met" if self.met else "not met"
 
     @property
+    def sign(self) -> str:
+        """The operator as printed: '≥' for '>=' (as in the guidelines)."""
+        return OPERATOR_SIGNS.get(self.operator, self.operator)
+
+    @property
     def rule(self) -> str:
-        """'>= 120 ms'."""
-        return f"{self.operator} {self.threshold} {self.unit}"
+        """'≥ 120 ms'."""
+        return f"{self.sign} {self.threshold} {self.unit}"
 
     def text(self) -> str:
         """Plain: name, rule, verdict and guideline."""
@@ -293,3 +299,19 @@ def signed_line(report: Report) -> str:
     last = report.signoffs[-1]
     verb = "Signed" if last.action == "signed" else "Amended"
     return f"{verb} by {last.clinician} at {last.signed_at:%Y-%m-%d %H:%M} UTC" + (f" — {last.comment}" if last.comment else "")
+
+
+# --- an empty impression, said plainly ------------------------------------------------
+
+
+def no_impression_text(report: Report) -> str:
+    """What to print where the impression would be. A non-diagnostic study
+    is not a verification failure: saying 'nothing passed verification'
+    there sends the reader looking for a bug instead of at the study."""
+    if not report.sections:
+        return "No study was analysed; see Limitations."
+    if all(s.quality.verdict == "non_diagnostic" for s in report.sections):
+        n = len(report.sections)
+        return (f"No findings: the {'study was' if n == 1 else f'{n} studies were'} non-diagnostic, so nothing was measured or diagnosed. "
+                "The reasons are under the study and in Limitations.")  # fmt: skip
+    return "No impression item passed verification."

@@ -74,7 +74,7 @@ def test_ecg_case_in_the_browser(ui_server, browser, artifact_dir):
 
     # clinical context, then the two WFDB files (each lands in its own temp folder)
     page.get_by_text("Clinical context").click()
-    page.locator("#ca-age input").fill("51")
+    page.locator("#ca-age input, #ca-age textarea").first.fill("51")
     page.locator("#ca-indication textarea").fill("dizziness")
     _upload(page, [LUDB / "1.hea", LUDB / "1.dat"])
     t0 = time.perf_counter()
@@ -146,6 +146,9 @@ def test_ecg_case_in_the_browser(ui_server, browser, artifact_dir):
     # a corrupt file: a clear error, no report
     page.locator("#ca-new").click()
     page.wait_for_selector("#ca-panel .ca-empty", timeout=30_000)
+    # a new case does not inherit the previous patient's clinical context
+    page.wait_for_function("() => document.querySelector('#ca-age input, #ca-age textarea').value === ''", timeout=10_000)
+    assert page.locator("#ca-indication textarea").input_value() == ""
     _upload(page, [corrupt_file(artifact_dir / "inputs")])
     _send(page)
     page.wait_for_selector("#ca-chat >> text=No report", timeout=60_000)

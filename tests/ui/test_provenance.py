@@ -84,7 +84,7 @@ def test_statement_criteria_rows():
     st = _report().sections[0].statements[0]
     row = statement_row(st, {m.id: m})
     (c,) = row.criteria
-    assert c.text() == "qrs_duration >= 120 ms — met (AHA/ACCF/HRS ECG standardization, Part III (2009), Left bundle branch block)"
+    assert c.text() == "qrs_duration ≥ 120 ms — met (AHA/ACCF/HRS ECG standardization, Part III (2009), Left bundle branch block)"
     assert (c.measured_label, c.measured_value) == ("QRS duration", "148 ms")
     unknown = criterion_row(Criterion(measurement_id="ecg-1.x", operator="<", threshold=0.5, unit="mV", met=False))
     assert unknown.text() == "x < 0.5 mV — not met" and unknown.measured_label == ""
@@ -128,3 +128,14 @@ def test_every_format_says_the_same_provenance(render):
     for line in [grounding_view(r.grounding).summary, *pv.lines(), "by Dr A at 2026-11-26 09:30 UTC"]:
         assert line in text or " ".join(line.split()) in text, line
     assert text.count("tool ecg_analyze 0.2.0 (model") == 1  # one line per tool, however many entries it has
+
+
+def test_an_empty_impression_says_why():
+    from agent.render.provenance import no_impression_text
+
+    r = _report()
+    assert no_impression_text(r) == "No impression item passed verification."
+    r.sections[0].quality = Quality(verdict="non_diagnostic", reasons=["no complete cardiac cycle"])
+    assert no_impression_text(r).startswith("No findings: the study was non-diagnostic")
+    assert no_impression_text(r) in render_markdown(r) and no_impression_text(r) in render_panel(r)
+    assert no_impression_text(Report(report_id="r", case_id="c")) == "No study was analysed; see Limitations."

@@ -86,6 +86,15 @@ def test_context_form_refuses_impossible_values():
         ContextForm(sex="x").to_context(None)
 
 
+def test_context_form_reads_typed_numbers_and_empty_means_not_given():
+    """The form's fields are text: an untouched field is not a 0-year-old patient."""
+    ctx = ContextForm(age=" 62 ", height_cm="172,5", weight_kg="", sex="not given" and None).to_context(None)
+    assert (ctx.patient.age_years, ctx.patient.height_cm, ctx.patient.weight_kg) == (62.0, 172.5, None)
+    assert ContextForm(age="", height_cm=None).to_context(None).patient.age_years is None
+    with pytest.raises(ValueError, match="age: 'sixty' is not a number"):
+        ContextForm(age="sixty").to_context(None)
+
+
 def test_progress_log_folds_events_into_nested_messages():
     log = ProgressLog(n_files=2)
     for ev in [{"event": "node_start", "node": "intake"}, {"event": "intake", "studies": [("ecg-1", "ecg")], "problems": 1},
@@ -118,6 +127,21 @@ def test_panel_shows_every_measurement_with_its_evidence(ecg_report):
     assert "1.hea" in html and "ecg_analyze" in html
     summary = summary_message(ecg_report)["content"]
     assert "Report ready — preliminary" in summary and f"{len(ecg_report.measurements())} measurements" in summary
+
+
+def test_non_diagnostic_case_says_so_instead_of_a_verification_failure(ecg_report):
+    from experts.core.types import Quality
+
+    r = ecg_report.model_copy(deep=True)
+    for s in r.sections:
+        s.quality = Quality(verdict="non_diagnostic", reasons=["no complete cardiac cycle was found"])
+        s.measurements, s.statements = [], []
+    r.impression = []
+    summary = summary_message(r)["content"]
+    assert "no diagnostic result" in summary and "non-diagnostic, so nothing was measured or diagnosed" in summary
+    assert "no complete cardiac cycle was found" in summary and "Open an impression item" not in summary
+    html = render_panel(r)
+    assert "No findings: the study was non-diagnostic" in html and "passed verification" not in html
 
 
 def test_panel_escapes_text_from_the_case(ecg_report):

@@ -156,10 +156,15 @@ def _phrase_pattern(phrase: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _compiled() -> tuple[tuple[tuple[re.Pattern[str], str], ...], ...]:
-    """Per group, (pattern, name) for each member, short form first."""
+def _compiled() -> tuple[tuple[tuple[re.Pattern[str], str, str], ...], ...]:
+    """Per group, (pattern, name, first word lower-cased) for each member,
+    short form first. The first word is a cheap substring pre-check: the
+    pattern cannot match unless it occurs, so most regexes never run."""
     return tuple(
-        tuple((re.compile(_phrase_pattern(name), re.I), name) for name in dict.fromkeys(group))
+        tuple(
+            (re.compile(_phrase_pattern(name), re.I), name, re.split(r"[\s\-]+", name.strip())[0].lower())
+            for name in dict.fromkeys(group)
+        )
         for group in SYNONYM_GROUPS
     )
 
@@ -178,14 +183,14 @@ def synonyms_in(text: str) -> list[str]:
     added: dict[str, None] = {}
     lowered = text.lower()
     for members in _compiled():
-        short_pattern, short, main = members[0][0], members[0][1], members[1][1]
-        for i, (pattern, name) in enumerate(members):
-            if not pattern.search(text):
+        (short_pattern, short, short_word), main = members[0], members[1][1]
+        for i, (pattern, name, first_word) in enumerate(members):
+            if first_word not in lowered or not pattern.search(text):
                 continue
             if i == 0:
                 if main.lower() not in lowered:
                     added.setdefault(main, None)
-            elif not short_pattern.search(text):
+            elif short_word not in lowered or not short_pattern.search(text):
                 added.setdefault(short, None)
             break
     return list(added)

@@ -67,7 +67,11 @@ def _criteria_phrase(st: Statement, measurements: dict[str, Measurement]) -> tup
 SPECIFIC_CONCEPTS: dict[str, re.Pattern] = {
     "lbbb": re.compile(r"\b(left\s+bundle[-\s]branch\s+block|LBBB)\b", re.I),
     "rbbb": re.compile(r"\b(right\s+bundle[-\s]branch\s+block|RBBB)\b", re.I),
+    "ivcd": re.compile(r"\b(intraventricular\s+conduction\s+(delay|disturbance|defect)s?|IVCD)\b", re.I),
 }
+# Complete and incomplete blocks have different criteria: the passage's
+# section says which one it states.
+INCOMPLETE = re.compile(r"\bincomplete\b", re.I)
 # Diagnoses a passage may be conditioned on ("AF catheter ablation in HFrEF"):
 # such a passage is context only in a case where a tool found that diagnosis.
 PREMISE_CONCEPTS = frozenset({"atrial_fibrillation", "atrial_flutter", "pre_excitation", "ventricular_arrhythmia", "av_block", "pause"})
@@ -88,8 +92,8 @@ def relevant_passages(
     every diagnostic concept of the finding's label (the verifier's
     lexicon), or — for findings whose label names no such concept — when it
     concerns one of the finding's measurements. Two further gates: a
-    passage naming the other side of a pair (RBBB for an LBBB) is dropped,
-    and, when `case_concepts` (the concepts of the case's present findings)
+    passage naming the other side of a pair (RBBB for an LBBB), or the
+    incomplete form of a complete block (and vice versa), is dropped, and, when `case_concepts` (the concepts of the case's present findings)
     is given, so is a passage premised on a diagnosis the case does not have
     (AF ablation as 'context' for a reduced LVEF in sinus rhythm).
     """
@@ -103,6 +107,8 @@ def relevant_passages(
         text = p.text + " " + p.section
         have = concepts_in(text)
         if wanted_specific and not wanted_specific <= _specific(text):
+            continue
+        if "bundle_branch_block" in wanted and bool(INCOMPLETE.search(st.label)) != bool(INCOMPLETE.search(p.section)):
             continue
         if case_concepts is not None and (have & PREMISE_CONCEPTS) - case_concepts - wanted:
             continue

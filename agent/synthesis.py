@@ -227,6 +227,24 @@ def _lvh_concordant(facts: CaseFacts) -> list[Synthesis]:
     return [Synthesis("lvh_concordant", item)]
 
 
+def _lvh_discordant(facts: CaseFacts) -> list[Synthesis]:
+    """Increased imaging mass with ECG voltage criteria evaluated and not met."""
+    no_ecg_lvh = [st for s in facts.usable(Modality.ECG) for st in s.statements
+                  if st.id.endswith(".lvh_voltage") and st.status == "absent"]  # fmt: skip
+    mass = [st for mod in IMAGING for st in facts.present(mod, "lv_mass_index_increased")]
+    passages = facts.retrieved(("ecg-p5-lvh-criteria-accuracy",))
+    # a conduction defect changes QRS voltage: its own passage, not this rule
+    if not no_ecg_lvh or not mass or not passages or facts.present(Modality.ECG, *WIDE_QRS_STATEMENTS):
+        return []
+    ms = [m for mod in IMAGING if (m := facts.measurement(mod, "lv_mass_index")) is not None]
+    where = " and ".join(f"{m.label} {m.with_unit()}" for m in ms) or mass[0].label.lower()
+    text = (f"The imaging study measured an increased LV mass ({where}) while the ECG did not meet voltage criteria for left "
+            "ventricular hypertrophy; ECG voltage criteria are specific but insensitive compared with imaging LV mass, so voltage "
+            "criteria that are not met do not exclude the increased mass.")  # fmt: skip
+    item = ImpressionItem(text=text, statement_ids=_ids([*no_ecg_lvh, *mass]), measurement_ids=_ids(ms), passage_ids=_ids(passages), kind="note")
+    return [Synthesis("lvh_discordant", item)]
+
+
 # ---------------------------------------------------------------- Q waves + low EF
 def _prior_mi(facts: CaseFacts) -> list[Synthesis]:
     q = facts.present(Modality.ECG, "pathological_q_waves", prefix=True)
@@ -317,6 +335,8 @@ SYNTHESIS_RULES: tuple[SynthesisRule, ...] = (
     SynthesisRule("af_reduced_ef", "ECG: atrial fibrillation; imaging: every LVEF ≤40%", tuple(AF_HFREF_CLAUSES), _af_reduced_ef),
     SynthesisRule("lvh_concordant", "ECG: LVH by voltage; imaging: increased indexed LV mass", ("ecg-p5-lvh-criteria-accuracy",),
                   _lvh_concordant),
+    SynthesisRule("lvh_discordant", "ECG: LVH voltage criteria evaluated and not met, no wide QRS; imaging: increased indexed LV mass",
+                  ("ecg-p5-lvh-criteria-accuracy",), _lvh_discordant),
     SynthesisRule("prior_mi", "ECG: pathological Q waves (no LBBB); imaging: LVEF reduced or below normal",
                   ("udmi4-prior-mi-criteria", "udmi4-pathological-q-waves"), _prior_mi),
     SynthesisRule("qtc_wide_qrs", "ECG: prolonged QTc with LBBB, RBBB or IVCD (QT read over a wide QRS)",
@@ -326,10 +346,11 @@ SYNTHESIS_RULES: tuple[SynthesisRule, ...] = (
 
 
 # Passages that speak only of a combination (CRT needs QRS *and* LVEF; the QT
-# adjustment needs a prolonged QTc *and* a wide QRS): shown only when their
-# rule fires, never as 'guideline context' of one finding.
+# adjustment needs a prolonged QTc *and* a wide QRS; ECG-versus-imaging LVH
+# accuracy needs both studies): shown only when their rule fires, never as
+# 'guideline context' of one finding.
 COMBINATION_ONLY: frozenset[str] = frozenset(
-    {i for r in CRT_TABLE for i in r.cites} | {"ecg-p4-qt-adjust-for-qrs-duration"}
+    {i for r in CRT_TABLE for i in r.cites} | {"ecg-p4-qt-adjust-for-qrs-duration", "ecg-p5-lvh-criteria-accuracy"}
 )
 
 

@@ -40,8 +40,9 @@ DESCRIPTION = ("ECG + echo / CMR cases from the generators and the bundled real 
                "infarct pattern ± low EF, LBBB with EF above the CRT threshold, echo/CMR EF disagreement) with guideline citations")
 SEED_BASE = 8_000_000
 CRT_LBBB = {"any_of": ["esc-hf-2021-crt-lbbb-*", "esc-pacing-2021-crt-lbbb-*", "aha-hf-2022-crt-lbbb-*"]}
+# ecg-p4-qt-adjust-for-qrs-duration: a QTc measured over the LBBB is read with the QRS adjustment (added with the synthesis rules)
 HF_CONTEXT = ["ecg-p3-complete-lbbb-adult", "ecg-p3-lbbb-*", "ecg-p3-qrs-duration-upper-limit-adult", "esc-hf-2021-*", "aha-hf-2022-*",
-              "esc-pacing-2021-crt-*", "ase-cq-2015-lvef-*"]  # fmt: skip
+              "esc-pacing-2021-crt-*", "ase-cq-2015-lvef-*", "ecg-p4-qt-adjust-for-qrs-duration"]  # fmt: skip
 AF_GUIDELINES = {"any_of": ["esc-af-2024-*", "acc-af-2023-*"]}
 NOTES_HF = "Breathlessness on exertion (NYHA class II) despite optimal medical therapy for 6 months."
 

@@ -106,3 +106,19 @@ def test_live_retrieval_returns_each_rules_lead_passage_in_the_top_k():
     assert not missing
     cited = {c for r in SYNTHESIS_RULES for c in r.cites}
     assert set(want) <= cited
+
+
+def test_gate_keeps_complete_and_incomplete_blocks_and_ivcd_apart():
+    from tests.agent_compose.helpers import statement
+
+    by_id = corpus()
+    lbbb = next(s for s in ecg(lbbb=True).statements if s.id.endswith(".lbbb"))
+    pool = [by_id["ecg-p3-complete-lbbb-adult"], by_id["ecg-p3-incomplete-lbbb"]]
+    assert [p.id for p in relevant_passages(lbbb, pool)] == ["ecg-p3-complete-lbbb-adult"]
+    incomplete = statement("ecg-1", Modality.ECG, "incomplete_lbbb", "Incomplete left bundle branch block", True)
+    assert [p.id for p in relevant_passages(incomplete, pool)] == ["ecg-p3-incomplete-lbbb"]
+    ivcd = statement("ecg-1", Modality.ECG, "nonspecific_ivcd", "Nonspecific intraventricular conduction delay", True)
+    pool = [by_id["ecg-p3-nonspecific-ivcd"], by_id["ecg-p3-intermittent-bbb"], by_id["ecg-p3-incomplete-lbbb"]]
+    kept = [p.id for p in relevant_passages(ivcd, pool)]
+    # the intermittent-block passage is about intraventricular conduction disturbances in general: it may stay
+    assert "ecg-p3-nonspecific-ivcd" in kept and "ecg-p3-incomplete-lbbb" not in kept

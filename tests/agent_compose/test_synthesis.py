@@ -109,6 +109,20 @@ def test_lvh_concordance_needs_both_sides(sections):
     assert "lvh_concordant" not in fired(sections)
 
 
+def test_increased_mass_with_ecg_voltage_not_met_is_reported_as_discordant():
+    item = fired([ecg(), imaging(CMR, 60, mass_index=95)])["lvh_discordant"]
+    assert item.passage_ids == ["ecg-p5-lvh-criteria-accuracy"] and "do not exclude the increased mass" in item.text
+    assert "ecg-1.lvh_voltage" in item.statement_ids
+
+
+def test_lvh_discordance_needs_voltage_evaluated_and_a_narrow_qrs():
+    no_voltage = ecg()
+    no_voltage.statements = [s for s in no_voltage.statements if not s.id.endswith(".lvh_voltage")]  # amplitudes unreliable
+    for sections in ([no_voltage, imaging(CMR, 60, mass_index=95)], [ecg(qrs=150, lbbb=True), imaging(CMR, 60, mass_index=95)],
+                     [ecg(), imaging(CMR, 60, mass_index=70)], [ecg(lvh=True), imaging(CMR, 60, mass_index=95)]):  # fmt: skip
+        assert "lvh_discordant" not in fired(sections)
+
+
 # ------------------------------------------------------------------ Q waves + low EF
 def test_q_waves_with_low_ef_point_to_prior_infarction():
     item = fired([ecg(q_waves=True), imaging(ECHO, 38)])["prior_mi"]
@@ -171,6 +185,7 @@ GROUNDING_CASES = [
     [ecg(qrs=136, rbbb=True), imaging(CMR, 33)],
     [ecg(rhythm="atrial_fibrillation"), imaging(ECHO, 32)],
     [ecg(lvh=True), imaging(CMR, 60, mass_index=95)],
+    [ecg(), imaging(CMR, 60, mass_index=95)],
     [ecg(q_waves=True), imaging(ECHO, 38)],
     [ecg(long_qtc=480), imaging(ECHO, 30)],
     [ecg(qrs=152, lbbb=True), imaging(ECHO, 30), imaging(CMR, 55)],

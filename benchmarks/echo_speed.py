@@ -96,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     for key, vals in stages.items():
         med = statistics.median(vals)
         print(f"{key:45s} {med:9.3f} {med / ref_s:12.1f}")
+    # The timing only counts if the whole path ran (view check, beats, EF):
+    # a clip rejected early would be fast for the wrong reason.
+    ef = f"{an.ef_mean:.1f}%" if an.ef_mean is not None else "none"
+    print(f"analysed clip: verdict {an.quality.verdict}, {len(an.beats)} beats, EF {ef} (true {sim.ef_true:.1f}%), view apical: {an.view.apical if an.view else None}")
     tool_s = statistics.median(stages["tool call, with plots"])
     print(f"target: tool call <= 3 s -> {'met' if tool_s <= 3.0 else 'NOT met'} ({tool_s:.2f} s)")
     return 0

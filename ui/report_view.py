@@ -21,7 +21,6 @@ from collections import OrderedDict
 from pathlib import Path
 
 from agent.render.provenance import (
-    CODE_SYSTEMS,
     criterion_row,
     evidence_text,
     grounding_view,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,3 +95,23 @@ def chromium_path() -> str | None:
         if p and Path(p).is_file():
             return p
     return None
+
+
+@contextmanager
+def toy_case(monkeypatch, tmp_path: Path, tool_paths: dict):
+    """A case analysed by the graph with the toy experts (fast, real
+    interface) in a private CARDIO_HOME; yields the CaseOutcome."""
+    from agent.runner import analyze
+    from experts import registry
+    from tests import fixtures
+
+    monkeypatch.setattr(registry, "TOOL_PATHS", dict(tool_paths))
+    registry.load_tool.cache_clear()
+    monkeypatch.setenv("CARDIO_HOME", str(tmp_path / "home"))
+    try:
+        hea = fixtures.make_wfdb(tmp_path / "in", name="rec", seconds=20.0)
+        out = analyze([hea.parent], out_dir=tmp_path / "out", retrieval=False)
+        assert out.ok and out.report.status == "preliminary"
+        yield out
+    finally:
+        registry.load_tool.cache_clear()

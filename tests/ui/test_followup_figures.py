@@ -10,27 +10,19 @@ import pytest
 
 from agent.backends import get_backend
 from agent.chat import answer
-from agent.runner import analyze
-from experts import registry
-from tests import fixtures
 from tests.toy_tools import TOY_LLM_PATHS
+from tests.ui.conftest import toy_case
 from ui import followup
 
 
 @pytest.fixture()
-def toy_case(monkeypatch, tmp_path):
-    monkeypatch.setattr(registry, "TOOL_PATHS", dict(TOY_LLM_PATHS))
-    registry.load_tool.cache_clear()
-    monkeypatch.setenv("CARDIO_HOME", str(tmp_path / "home"))
-    hea = fixtures.make_wfdb(tmp_path / "in", name="rec", seconds=20.0)
-    out = analyze([hea.parent], out_dir=tmp_path / "out", retrieval=False)
-    assert out.ok
-    yield out
-    registry.load_tool.cache_clear()
+def case(monkeypatch, tmp_path):
+    with toy_case(monkeypatch, tmp_path, TOY_LLM_PATHS) as out:
+        yield out
 
 
-def test_rerun_answer_carries_the_rerun_figure(toy_case, tmp_path):
-    a = answer(toy_case.thread_id, "Re-run the QTc with Bazett", "rules", out_root=tmp_path / "chat")
+def test_rerun_answer_carries_the_rerun_figure(case, tmp_path):
+    a = answer(case.thread_id, "Re-run the QTc with Bazett", "rules", out_root=tmp_path / "chat")
     assert a.intent == "rerun" and a.answered and a.tool_calls[0].options == {"qtc_formula": "bazett"}
     (fig,) = a.artifacts
     assert fig.title == "Toy QT plot (Bazett)" and fig.media_type == "image/png"
@@ -38,8 +30,8 @@ def test_rerun_answer_carries_the_rerun_figure(toy_case, tmp_path):
     assert Path(fig.path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_ui_shows_the_rerun_figure_below_the_answer(toy_case, tmp_path):
-    msgs = followup.ask(toy_case.thread_id, "Re-run the QTc with Fridericia", backend=get_backend("rules"), retrieval=False,
+def test_ui_shows_the_rerun_figure_below_the_answer(case, tmp_path):
+    msgs = followup.ask(case.thread_id, "Re-run the QTc with Fridericia", backend=get_backend("rules"), retrieval=False,
                         out_root=tmp_path / "chat")  # fmt: skip
     assert len(msgs) == 2 and "QTc (Fridericia) was" in msgs[0]["content"]
     caption, media = msgs[1]["content"]
@@ -47,6 +39,6 @@ def test_ui_shows_the_rerun_figure_below_the_answer(toy_case, tmp_path):
     assert Path(media["path"]).is_file() and media["alt_text"] == "Toy QT plot (Fridericia)"
 
 
-def test_a_lookup_shows_no_figure(toy_case, tmp_path):
-    msgs = followup.ask(toy_case.thread_id, "What was the heart rate?", backend=get_backend("rules"), retrieval=False, out_root=tmp_path / "chat")
+def test_a_lookup_shows_no_figure(case, tmp_path):
+    msgs = followup.ask(case.thread_id, "What was the heart rate?", backend=get_backend("rules"), retrieval=False, out_root=tmp_path / "chat")
     assert len(msgs) == 1 and "Heart rate was" in msgs[0]["content"]

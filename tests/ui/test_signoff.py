@@ -9,7 +9,6 @@ from datetime import datetime, timezone
 import pytest
 
 from agent.report import Report
-from agent.runner import analyze
 from agent.signoff import (
     SignoffDecision,
     SignoffError,
@@ -19,23 +18,16 @@ from agent.signoff import (
     signoff_thread_id,
     submit_signoff,
 )
-from experts import registry
-from tests import fixtures
 from tests.toy_tools import TOY_PATHS
+from tests.ui.conftest import toy_case
 
 
 @pytest.fixture()
 def report_dir(monkeypatch, tmp_path):
     """A real report set written by the graph (toy ECG tool: fast)."""
-    monkeypatch.setattr(registry, "TOOL_PATHS", dict(TOY_PATHS))
-    registry.load_tool.cache_clear()
-    monkeypatch.setenv("CARDIO_HOME", str(tmp_path / "home"))
-    hea = fixtures.make_wfdb(tmp_path / "in", name="rec", seconds=20.0)
-    out = analyze([hea.parent], out_dir=tmp_path / "out", retrieval=False)
-    assert out.ok and out.report.status == "preliminary"
-    (tmp_path / "out" / ".thread").write_text(out.thread_id)
-    yield tmp_path / "out"
-    registry.load_tool.cache_clear()
+    with toy_case(monkeypatch, tmp_path, TOY_PATHS) as out:
+        (tmp_path / "out" / ".thread").write_text(out.thread_id)
+        yield tmp_path / "out"
 
 
 def _status(d) -> str:

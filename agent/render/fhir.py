@@ -217,6 +217,9 @@ def build_bundle(report: Report) -> dict:
         "issued": report.created_at.isoformat(),
         "result": results,
     }
+    if report.signoffs:  # who signed and when: the clinicians as interpreters, the last decision as the version's issue time
+        dr["resultsInterpreter"] = [{"display": name} for name in dict.fromkeys(so.clinician for so in report.signoffs)]
+        dr["issued"] = report.signoffs[-1].signed_at.isoformat()
     if conclusion:
         dr["conclusion"] = conclusion
     if findings:

@@ -120,6 +120,10 @@ def test_pdf_and_fhir_are_rerendered_when_present(report_dir):
     sign_report(report_dir, {"clinician": "Dr E"}, "t5:signoff")
     bundle = json.loads((report_dir / "report.fhir.json").read_text())
     assert '"final"' in json.dumps(bundle)
+    dr = bundle["entry"][0]["resource"]
+    assert dr["resourceType"] == "DiagnosticReport" and dr["resultsInterpreter"] == [{"display": "Dr E"}]
+    signed = Report.model_validate_json((report_dir / "report.json").read_text()).signoffs[-1].signed_at
+    assert datetime.fromisoformat(dr["issued"]) == signed
     assert (report_dir / "report.pdf").stat().st_size > 1000
 
 

@@ -195,7 +195,8 @@ PRIOR_MI = {"any_of": ["udmi4-prior-mi-criteria", "udmi4-pathological-q-waves"]}
 PTB_ALLOWED = ["udmi4-*", "ecg-p3-*rbbb*", "ecg-p3-nonspecific-ivcd", "ecg-p4-*", "ecg-p6-*", "esc-acs-2023-*", "ase-cq-2015-lvef-*",
                "cmr-ref-2020-*"]  # fmt: skip
 CRT_NON_LBBB = ["esc-pacing-2021-crt-non-lbbb-*", "esc-hf-2021-crt-non-lbbb-*", "aha-hf-2022-crt-lbbb-120-149-or-nonlbbb-150"]
-EF_CONTEXT = ["ase-cq-2015-*", "cmr-ref-2020-*", "esc-hf-2021-hfref-*", "esc-hf-2021-lvef-*", "aha-hf-2022-lvef-classification", "esc-cmp-2023-dcm-*"]
+EF_CONTEXT = ["ase-cq-2015-*", "cmr-ref-2020-*", "esc-hf-2021-hfref-definition", "esc-hf-2021-hfmref-definition", "aha-hf-2022-lvef-classification",
+              "esc-cmp-2023-dcm-*"]
 
 
 def ptb_mi_echo_low_ef(ctx: BuildContext, case_id: str, seed: int) -> Path:

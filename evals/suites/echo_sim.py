@@ -26,6 +26,8 @@ from evals.harness.suite import BuildContext, BuildResult
 DESCRIPTION = "simulated apical 4-chamber clips (ultrasound DICOM) with volume truth: LVEF, EDV/ESV, EF categories"
 SEED_BASE = 3_500_000
 DEFAULT_SIZE, FULL_SIZE = 6, 40
+NON_APICAL_SEED_BASE = 3_600_000
+NON_APICAL_DEFAULT, NON_APICAL_FULL = 1, 6
 EF_TOL, HR_TOL = 7.0, 5.0
 
 
@@ -108,6 +110,24 @@ def build_case(ctx: BuildContext, case_id: str, seed: int, **overrides) -> Path:
     return folder
 
 
+def build_non_apical_case(ctx: BuildContext, case_id: str, seed: int) -> Path:
+    """A simulated parasternal short-axis clip: single-plane EF needs an
+    apical view, so the expert must abstain (no LVEF, no EF category)."""
+    folder = ctx.work_dir / case_id
+    folder.mkdir(parents=True, exist_ok=True)
+    sim = simulate(seed, view="psax", n_frames=64)
+    write_dicom(sim, folder / "psax.dcm")
+    write_case(folder, {
+        "id": case_id, "description": "simulated parasternal short-axis clip: no apical view, so no EF may be reported",
+        "tags": ["echo", "simulated", "bad-input"], "source": f"experts.echo.simulate view=psax HELDOUT_RANGES seed {seed}",
+        "inputs": ["psax.dcm"], "context": patient(seed),
+        "expected": {"modalities": ["echo"], "abstain": ["echo"]},
+        "must_not": {"modalities": ["ecg", "cmr", "kspace"], "measurements": ["lvef", "lv_edv", "lv_esv"],
+                     "statements": ["lvef_reduced", "lvef_mildly_reduced", "lvef_preserved"]},
+    })  # fmt: skip
+    return folder
+
+
 def build(ctx: BuildContext) -> BuildResult:
     res = BuildResult()
     try:
@@ -121,6 +141,11 @@ def build(ctx: BuildContext) -> BuildResult:
         case_id = f"echo-{i:03d}"
         if ctx.wants(case_id):
             res.cases.append(build_case(ctx, case_id, SEED_BASE + i))
+    k = ctx.size(NON_APICAL_DEFAULT, NON_APICAL_FULL)
+    for i in range(k):
+        case_id = f"echo-psax-{i:03d}"
+        if ctx.wants(case_id):
+            res.cases.append(build_non_apical_case(ctx, case_id, NON_APICAL_SEED_BASE + i))
     if n < FULL_SIZE:
-        res.notes.append(f"reduced size: {n} of {FULL_SIZE} simulated clips (--full for all)")
+        res.notes.append(f"reduced size: {n} of {FULL_SIZE} simulated apical clips and {k} of {NON_APICAL_FULL} short-axis clips (--full for all)")
     return res

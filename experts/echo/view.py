@@ -74,22 +74,30 @@ def _moment_axis(region: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | N
     return float(np.sqrt(evals[1] / max(evals[0], 1e-9))), evecs[:, 1], pts.mean(axis=1)
 
 
-def cavity_region(grey: np.ndarray, mask: np.ndarray, fan: np.ndarray, blood_threshold: float) -> np.ndarray | None:
-    """The dark region of `grey` around the traced `mask` (see module doc)."""
+def cavity_region(grey: np.ndarray, where: np.ndarray, fan: np.ndarray, blood_threshold: float) -> np.ndarray | None:
+    """The dark connected region of `grey` that overlaps `where` (the
+    traced LV), holes filled. If it leaks out to the edge of the sector
+    (through a wall dropout) it is cut to a margin around `where`."""
     from scipy import ndimage
 
-    margin = max(2, int(round(0.25 * np.sqrt(mask.sum() * 4.0 / np.pi))))
-    near = ndimage.binary_dilation(mask, iterations=margin)
-    dark = (grey < blood_threshold) & fan & near
-    # The traced mask only says where to look: its own outline is not added,
-    # or a network's apical-shaped prior would leak into the shape measured.
+    dark = (grey < blood_threshold) & fan
     lab, n = ndimage.label(dark)
     if n == 0:
         return None
-    overlap = np.asarray(ndimage.sum(mask, lab, np.arange(1, n + 1)))
+    overlap = np.asarray(ndimage.sum(where, lab, np.arange(1, n + 1)))
     if overlap.max() <= 0:
         return None
-    return ndimage.binary_fill_holes(lab == int(np.argmax(overlap)) + 1)
+    region = lab == int(np.argmax(overlap)) + 1
+    rim = fan & ~ndimage.binary_erosion(fan, iterations=2)
+    if (region & rim).any():
+        margin = max(2, int(round(0.25 * np.sqrt(where.sum() * 4.0 / np.pi))))
+        near = ndimage.binary_dilation(where, iterations=margin)
+        lab2, n2 = ndimage.label(region & near)
+        if n2 == 0:
+            return None
+        ov2 = np.asarray(ndimage.sum(where, lab2, np.arange(1, n2 + 1)))
+        region = lab2 == int(np.argmax(ov2)) + 1
+    return ndimage.binary_fill_holes(region)
 
 
 def check_apical_view(grey: np.ndarray, masks: np.ndarray, fan: np.ndarray, max_frames: int = 32) -> ViewCheck:
@@ -103,12 +111,16 @@ def check_apical_view(grey: np.ndarray, masks: np.ndarray, fan: np.ndarray, max_
     if frames.size < MIN_FRAMES_MEASURED or not fan.any():
         return ViewCheck(None, None, int(frames.size), None, ["too few frames with a traced cavity to judge the view"])
     frames = frames[np.unique(np.linspace(0, frames.size - 1, min(frames.size, max_frames)).astype(int))]
+    # Where the LV is: the traced mask of the frame, plus the region traced
+    # in at least a quarter of the frames (a mask that flickers or shrinks
+    # to a fragment in one frame still points at the right cavity).
+    consensus = masks.mean(axis=0) >= 0.25
     smooth = ndimage.gaussian_filter(grey[frames].astype(np.float32), (0, 1, 1))
     threshold = otsu_three_class_low(smooth[:, fan].ravel()[::3])
     apex, _ = sector_apex(fan)
     elong, angle = [], []
     for img, t in zip(smooth, frames):
-        region = cavity_region(img, masks[t], fan, threshold)
+        region = cavity_region(img, masks[t] | consensus, fan, threshold)
         shape = _moment_axis(region) if region is not None else None
         if shape is None:
             continue

@@ -47,7 +47,8 @@ CSS = """
 .ca-imptext { margin-left:6px; }
 .ca-kind { display:inline-block; font-size:.68rem; text-transform:uppercase; letter-spacing:.4px; padding:1px 6px; border-radius:4px;
            background:var(--ca-soft); color:var(--ca-muted); border:1px solid var(--ca-line); }
-.ca-kind-finding { background:#fff1f0; color:var(--ca-red); border-color:#f5c2bd; }
+/* red is kept for values a tool flagged outside their reference range; a finding (sinus rhythm is one) is not abnormal by itself */
+.ca-kind-finding { background:#eef2f8; color:#1f3b63; border-color:#c9d5e6; }
 .ca-kind-recommendation { background:#eef6ff; color:var(--ca-accent); border-color:#bcd6f3; }
 .ca-evidence { margin:6px 0 10px 4px; padding:8px 10px; border-left:3px solid var(--ca-accent); background:#fafbfd; }
 .ca-evh { font-size:.75rem; text-transform:uppercase; letter-spacing:.4px; color:var(--ca-muted); margin:8px 0 3px; font-weight:700; }
@@ -70,7 +71,7 @@ tr.ca-abn td { background:#fff6f5; }
 .ca-matrix th.ca-lead { text-align:left; background:var(--ca-soft); }
 .ca-scroll { overflow-x:auto; }
 .ca-pill { display:inline-block; border-radius:10px; padding:0 7px; font-size:.72rem; font-weight:600; }
-.ca-pill-present { background:#fde7e5; color:var(--ca-red); } .ca-pill-absent { background:#eef1f4; color:var(--ca-muted); }
+.ca-pill-present { background:#e3ebf6; color:#1f3b63; } .ca-pill-absent { background:#eef1f4; color:var(--ca-muted); }
 .ca-pill-indeterminate { background:#fff4d6; color:var(--ca-amber); }
 .ca-criteria { margin:0; padding-left:16px; } .ca-met { color:var(--ca-green); font-weight:600; } .ca-notmet { color:var(--ca-muted); }
 .ca-q { display:inline-block; border-radius:10px; padding:0 7px; font-size:.7rem; font-weight:600; vertical-align:middle; }

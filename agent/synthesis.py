@@ -114,6 +114,11 @@ def _ef_phrase(lvefs: list[tuple[ModalitySection, Measurement]]) -> str:
     return " and ".join(f"LVEF {m.with_unit()} on {_where(s)}" for s, m in lvefs)
 
 
+def _lower_first(label: str) -> str:
+    """'Right bundle branch block' → 'right …', but 'ST depression' stays (an abbreviation)."""
+    return label if label[1:2].isupper() else label[:1].lower() + label[1:]
+
+
 def _ids(items: list) -> list[str]:
     return list(dict.fromkeys(x.id for x in items))
 
@@ -161,7 +166,7 @@ def _crt(facts: CaseFacts) -> list[Synthesis]:
     if lbbb:
         shape = lbbb[0].label
     elif morph:
-        shape = f"Non-LBBB QRS morphology ({morph[0].label.lower()})"
+        shape = f"Non-LBBB QRS morphology ({_lower_first(morph[0].label)})"
     else:
         shape = "Non-LBBB QRS morphology"
     band = f"≥ {row.qrs_min:g} ms" if row.qrs_max is None else f"≥ {row.qrs_min:g} ms, ≤ {row.qrs_max - 1:g} ms"
@@ -188,6 +193,8 @@ AF_HFREF_CLAUSES: dict[str, str] = {
     "acc-af-2023-ablation-hfref": "in selected patients on guideline-directed therapy, catheter ablation improves symptoms, "
                                   "ventricular function and outcomes",
 }  # fmt: skip
+AF_HFREF_GROUPS = (("esc-af-2024-rate-drugs-by-lvef", "acc-af-2023-nondhp-ccb-hfref"),
+                   ("esc-af-2024-ablation-tachycardiomyopathy", "acc-af-2023-ablation-hfref"))  # fmt: skip
 AF_EF_MAX = 40.0
 
 
@@ -196,7 +203,8 @@ def _af_reduced_ef(facts: CaseFacts) -> list[Synthesis]:
     lvefs = facts.imaging_lvefs()
     if not af or not lvefs or any(m.value > AF_EF_MAX for _, m in lvefs):
         return []
-    passages = facts.retrieved(tuple(AF_HFREF_CLAUSES), limit=2)
+    # one rate-control and one rhythm-control passage: the first retrieved of each pair
+    passages = [ps[0] for group in AF_HFREF_GROUPS if (ps := facts.retrieved(group, limit=1))]
     if not passages:
         return []
     clauses = "; ".join(AF_HFREF_CLAUSES[p.id] for p in passages)
@@ -259,7 +267,7 @@ def _prior_mi(facts: CaseFacts) -> list[Synthesis]:
             "the ECG and the LVEF alone do not date it.")  # fmt: skip
     st_changes = facts.present(Modality.ECG, "st_elevation", "st_depression", prefix=True)
     if st_changes:
-        text += f" The same ECG shows {st_changes[0].label[0].lower() + st_changes[0].label[1:]}, so an acute or evolving event is possible."
+        text += f" The same ECG shows {_lower_first(st_changes[0].label)}, so an acute or evolving event is possible."
     if passages:
         text += (" The Universal Definition accepts prior infarction from pathological Q waves once other causes of Q waves are "
                  "excluded, or from imaging evidence of lost viable myocardium in a coronary distribution; the tools did not assess "
@@ -283,7 +291,7 @@ def _qtc_wide_qrs(facts: CaseFacts) -> list[Synthesis]:
     thr = next((c.threshold for c in wide[0].criteria if c.measurement_id == qrs.id and c.operator in (">=", ">")), None)
     band = f" (≥ {thr:g} ms)" if thr is not None else ""
     text = (
-        f"{long_qt[0].label} is measured over a wide QRS: {wide[0].label.lower()} with QRS duration {qrs.with_unit()}{band}. "
+        f"{long_qt[0].label} is measured over a wide QRS: {_lower_first(wide[0].label)} with QRS duration {qrs.with_unit()}{band}. "
         "A wide QRS lengthens the QT through slower depolarization, so the QTc overstates repolarization and should be interpreted "
         "with an adjustment for QRS duration; long QT syndrome criteria do not apply as such."
     )

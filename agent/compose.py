@@ -81,8 +81,21 @@ def _specific(text: str) -> set[str]:
     return {k for k, pat in SPECIFIC_CONCEPTS.items() if pat.search(text)}
 
 
+IMAGING_TOPICS = {Modality.ECHO: "echo", Modality.CMR: "cmr"}
+
+
+def _other_technique(p: GuidelinePassage, modality: Modality | None) -> bool:
+    """An echo-only reference passage (2D echo LVEF norms, linear LV mass) does not
+    interpret a CMR value, and a CMR-only one does not interpret an echo value."""
+    own = IMAGING_TOPICS.get(modality) if modality is not None else None
+    if own is None:
+        return False
+    others = set(IMAGING_TOPICS.values()) - {own}
+    return own not in p.topics and bool(others & set(p.topics))
+
+
 def relevant_passages(
-    st: Statement, passages: list[GuidelinePassage], case_concepts: set[str] | None = None
+    st: Statement, passages: list[GuidelinePassage], case_concepts: set[str] | None = None, modality: Modality | None = None
 ) -> list[GuidelinePassage]:
     """Keep passages that speak of the finding itself.
 
@@ -95,7 +108,9 @@ def relevant_passages(
     passage naming the other side of a pair (RBBB for an LBBB), or the
     incomplete form of a complete block (and vice versa), is dropped, and, when `case_concepts` (the concepts of the case's present findings)
     is given, so is a passage premised on a diagnosis the case does not have
-    (AF ablation as 'context' for a reduced LVEF in sinus rhythm).
+    (AF ablation as 'context' for a reduced LVEF in sinus rhythm). With the
+    finding's imaging `modality`, a passage written for the other imaging
+    technique only (its topics) is dropped too.
     """
     from agent.verifier import concepts_in, statement_concepts
 
@@ -109,6 +124,8 @@ def relevant_passages(
         if wanted_specific and not wanted_specific <= _specific(text):
             continue
         if "bundle_branch_block" in wanted and bool(INCOMPLETE.search(st.label)) != bool(INCOMPLETE.search(p.section)):
+            continue
+        if _other_technique(p, modality):
             continue
         if case_concepts is not None and (have & PREMISE_CONCEPTS) - case_concepts - wanted:
             continue
@@ -163,7 +180,7 @@ def compose(
             draft.impression.append(
                 ImpressionItem(text=text, statement_ids=[st.id], measurement_ids=ids, kind="finding")
             )
-            for p in relevant_passages(st, passages_for.get(st.id, []), case_concepts):
+            for p in relevant_passages(st, passages_for.get(st.id, []), case_concepts, section.modality):
                 if p.id in reserved or p.id.startswith(suppressed.get(st.id, ())):
                     continue  # a synthesis rule cites it, or explains why it does not apply
                 if p.collection == "guidelines":

@@ -122,3 +122,13 @@ def test_gate_keeps_complete_and_incomplete_blocks_and_ivcd_apart():
     kept = [p.id for p in relevant_passages(ivcd, pool)]
     # the intermittent-block passage is about intraventricular conduction disturbances in general: it may stay
     assert "ecg-p3-nonspecific-ivcd" in kept and "ecg-p3-incomplete-lbbb" not in kept
+
+
+def test_gate_keeps_echo_reference_passages_off_cmr_findings():
+    by_id = corpus()
+    cmr_low = next(s for s in imaging(Modality.CMR, 30).statements if s.id.endswith(".lvef_below_reference"))
+    pool = [by_id["ase-cq-2015-lvef-normal-by-sex"], by_id["cmr-ref-2020-sex-age-specific"]]
+    assert [p.id for p in relevant_passages(cmr_low, pool, modality=Modality.CMR)] == ["cmr-ref-2020-sex-age-specific"]
+    echo_low = next(s for s in imaging(Modality.ECHO, 30).statements if s.id.endswith(".lv_systolic_dysfunction"))
+    kept = [p.id for p in relevant_passages(echo_low, pool, modality=Modality.ECHO)]
+    assert "ase-cq-2015-lvef-normal-by-sex" in kept and "cmr-ref-2020-sex-age-specific" not in kept

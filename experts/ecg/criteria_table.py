@@ -17,11 +17,47 @@ OPERATIONAL = "operational threshold of this tool (not a guideline value)"
 
 P_BEFORE_QRS = Cond("p_wave_beats", ">=", {"any": 80.0}, "%", None, "P wave before ≥80% of QRS complexes; " + OPERATIONAL)
 P_UPRIGHT_II = Cond("p_wave_amplitude", ">", {"any": 0.0}, "mV", None, "sinus P wave is upright in lead II; " + OPERATIONAL)
+P_SINGLE_LEAD = Cond(
+    "p_wave_beats_single_lead", ">=", {"any": 60.0}, "%", None,
+    "one unnamed lead only (e.g. a handheld recorder), so P-wave polarity cannot be judged: a P wave of constant shape before "
+    "≥60% of QRS complexes (beat-to-beat noise hides some P waves; chosen on the first half of CinC 2017) is taken as sinus; "
+    + OPERATIONAL,
+)
 SINUS = ("sinus_rhythm", "sinus_bradycardia", "sinus_tachycardia")
 
 
 def _q_absent(lead: str) -> Cond:
     return Cond(f"q_amplitude_{lead}", "<", {"any": 0.05}, "mV", REFS["lbbb"], f"no q wave in {lead} (q < 0.05 mV; amplitude is " + OPERATIONAL + ")")
+
+
+def _sinus_rules(p_conds: tuple[Cond, ...], how: str) -> list[Rule]:
+    """Sinus bradycardia / tachycardia / rhythm with the given P-wave
+    evidence. Two sets exist: lead II (presence and polarity) and the
+    single-unnamed-lead fallback; their measurements never coexist, so at
+    most one set is evaluated on a record."""
+    return [
+        Rule(
+            key="sinus_bradycardia", label="Sinus bradycardia", category="rhythm",
+            all_of=p_conds + (Cond("heart_rate", "<", {"any": 50.0}, "/min", REFS["sinus_bradycardia"]),),
+            excludes=("atrial_fibrillation",),
+            explanation="Sinus P waves precede the QRS complexes and the rate is below the bradycardia limit" + how + ".",
+        ),
+        Rule(
+            key="sinus_tachycardia", label="Sinus tachycardia", category="rhythm",
+            all_of=p_conds + (Cond("heart_rate", ">", {"any": 100.0}, "/min", REFS["sinus_tachycardia"]),),
+            excludes=("atrial_fibrillation",),
+            explanation="Sinus P waves precede the QRS complexes and the rate is above the tachycardia limit" + how + ".",
+        ),
+        Rule(
+            key="sinus_rhythm", label="Sinus rhythm", category="rhythm",
+            all_of=p_conds + (
+                Cond("heart_rate", ">=", {"any": 50.0}, "/min", REFS["sinus_bradycardia"]),
+                Cond("heart_rate", "<=", {"any": 100.0}, "/min", REFS["sinus_tachycardia"]),
+            ),
+            excludes=("sinus_bradycardia", "sinus_tachycardia", "atrial_fibrillation"),
+            explanation="Sinus P waves precede the QRS complexes at a rate between the bradycardia and tachycardia limits" + how + ".",
+        ),
+    ]
 
 
 def rhythm_rules() -> list[Rule]:
@@ -41,28 +77,8 @@ def rhythm_rules() -> list[Rule]:
             explanation="Irregularly irregular RR intervals without distinct repeating P waves, long enough to meet the ESC documentation criterion "
             "(indeterminate when the AF-like rhythm is shorter than that).",
         ),
-        Rule(
-            key="sinus_bradycardia", label="Sinus bradycardia", category="rhythm",
-            all_of=(P_BEFORE_QRS, P_UPRIGHT_II, Cond("heart_rate", "<", {"any": 50.0}, "/min", REFS["sinus_bradycardia"])),
-            excludes=("atrial_fibrillation",),
-            explanation="Sinus P waves precede the QRS complexes and the rate is below the bradycardia limit.",
-        ),
-        Rule(
-            key="sinus_tachycardia", label="Sinus tachycardia", category="rhythm",
-            all_of=(P_BEFORE_QRS, P_UPRIGHT_II, Cond("heart_rate", ">", {"any": 100.0}, "/min", REFS["sinus_tachycardia"])),
-            excludes=("atrial_fibrillation",),
-            explanation="Sinus P waves precede the QRS complexes and the rate is above the tachycardia limit.",
-        ),
-        Rule(
-            key="sinus_rhythm", label="Sinus rhythm", category="rhythm",
-            all_of=(
-                P_BEFORE_QRS, P_UPRIGHT_II,
-                Cond("heart_rate", ">=", {"any": 50.0}, "/min", REFS["sinus_bradycardia"]),
-                Cond("heart_rate", "<=", {"any": 100.0}, "/min", REFS["sinus_tachycardia"]),
-            ),
-            excludes=("sinus_bradycardia", "sinus_tachycardia", "atrial_fibrillation"),
-            explanation="Sinus P waves precede the QRS complexes at a rate between the bradycardia and tachycardia limits.",
-        ),
+        *_sinus_rules((P_BEFORE_QRS, P_UPRIGHT_II), ""),
+        *_sinus_rules((P_SINGLE_LEAD,), " (single unnamed lead: P-wave shape consistency, not polarity)"),
         Rule(
             key="pause", label="Pause longer than 3 s", category="rhythm",
             all_of=(Cond("rr_max", ">", {"any": 3000.0}, "ms", REFS["sinus_pause"]),),

@@ -150,6 +150,14 @@ def _plot(an: Analysis, study_id: str, ms: MeasurementSet, output_dir: Path) -> 
     an.artifacts.append(Artifact(kind="plot", title="12-lead ECG printout with median beats", path=str(path), media_type="image/png"))
 
 
+def _single_unnamed_lead(record: ECGRecord) -> bool:
+    """One ECG channel whose name maps to no standard or monitor lead (CinC
+    2017's 'ECG', a handheld recorder's export): its orientation is unknown."""
+    from experts.ecg.io.load import KNOWN_LEADS
+
+    return len(record.lead_names) == 1 and record.lead_names[0] not in KNOWN_LEADS
+
+
 def _rhythm_measurements(an: Analysis, ms: MeasurementSet) -> None:
     rec, rr, beats = an.record, an.rr, an.beats
     assert rr is not None and beats is not None
@@ -171,9 +179,21 @@ def _rhythm_measurements(an: Analysis, ms: MeasurementSet) -> None:
     lead = _rhythm_lead(rec, an.quality)
     pw = None
     if lead is None:
-        an.warnings.append("Lead II is not available or not usable: P-wave polarity (and hence sinus origin) was not assessed.")
         # P-wave presence (not polarity) still informs the AF decision
         pw = p_wave_presence(rec.lead(beats.reference_lead), rec.fs, beats.r_peaks, beats.reference_lead)
+        if _single_unnamed_lead(rec) and pw is not None and pw.n_beats > 0:
+            an.p_wave = pw
+            ref = beats.reference_lead
+            method = ("P-wave template 240 ms ending 20 ms before QRS onset; a beat counts when r ≥ 0.5 and amplitude ≥ half the "
+                      "template's (single unnamed lead: shape consistency only, polarity not interpretable)")  # fmt: skip
+            ms.add("p_wave_beats_single_lead", "Beats with a P wave of constant shape (single unnamed lead)", pw.fraction_with_p * 100.0,
+                   "%", method, leads=[ref], span_s=span, location=f"{pw.n_beats} beats", decimals=0)  # fmt: skip
+            an.warnings.append(
+                f"Only one unnamed lead ({ref}): P-wave polarity cannot be judged, so sinus origin rests on a P wave of constant "
+                "shape before the QRS complexes (an ectopic atrial rhythm would look the same)."
+            )
+        else:
+            an.warnings.append("Lead II is not available or not usable: P-wave polarity (and hence sinus origin) was not assessed.")
     else:
         pw = p_wave_presence(rec.lead(lead), rec.fs, beats.r_peaks, lead)
         an.p_wave = pw

@@ -109,7 +109,7 @@ def time_averaged_kspace(kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return (total / np.maximum(counts, 1)[:, None]).astype(np.complex64)
 
 
-def view_shared_kspace(kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def view_shared_kspace(kspace: np.ndarray, mask: np.ndarray, max_distance: int | None = None) -> np.ndarray:
     """Fill each frame's unsampled locations from the nearest frame in
     (cyclic) time that sampled them — sliding-window view sharing.
 
@@ -124,9 +124,10 @@ def view_shared_kspace(kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
     dist = np.minimum(dist, frames - dist).astype(np.float32)  # cyclic: cine is ECG-gated
     out = np.empty_like(kspace)
     for f in range(frames):
-        cost = np.where(mask, dist[f][:, None, None, None], np.inf)  # (frames, slices, rows, cols)
+        near = dist[f] if max_distance is None else np.where(dist[f] <= max_distance, dist[f], np.inf)
+        cost = np.where(mask, near[:, None, None, None], np.inf)  # (frames, slices, rows, cols)
         src = np.argmin(cost, axis=0)  # nearest sampling frame per location
         gathered = np.take_along_axis(kspace, src[None, :, None], axis=0)[0]  # (slices, coils, rows, cols)
-        sampled_somewhere = mask.any(axis=0)
-        out[f] = np.where(sampled_somewhere[:, None], gathered, 0)
+        sampled_near = np.isfinite(cost.min(axis=0))
+        out[f] = np.where(sampled_near[:, None], gathered, 0)
     return out

@@ -43,7 +43,7 @@ class ReconOptions(ToolOptions):
         "auto",
         description="Reconstruction: zero_filled (inverse FFT + RSS), sense (CG-SENSE, ESPIRiT maps), "
         "cs (L1 wavelet/temporal-Fourier compressed sensing), varnet (unrolled network), "
-        "auto (best measured method for the data)",
+        "auto (multi-coil cine: sense, which keeps each frame's timing and so LVEF; single frames or single coil: cs)",
     )
     weights: str | None = Field(
         None, description="Path to a fastMRI-layout VarNet state dict (e.g. the published brain/knee weights); default: embedded model"
@@ -90,6 +90,7 @@ class ReconTool(ExpertTool):
         method = self._choose_method(kdata, options, reasons)
         params = ReconParams(lam=options.lam, iterations=options.iterations, weights=options.weights)
         recon = _run_method(kdata, method, params, name)
+        warnings += recon.notes
         images = recon.images
         if kdata.output_shape and kdata.output_shape != images.shape[-2:]:
             from experts.recon.metrics import centre_crop
@@ -175,11 +176,18 @@ class ReconTool(ExpertTool):
 
     @staticmethod
     def _choose_method(kdata: KSpaceStudy, options: ReconOptions, reasons: list[str]) -> str:
-        """'auto': the best method measured on held-out simulated cine
-        (experts/recon/README.md) that the data allow."""
+        """'auto': the method that, measured on held-out simulated cine
+        (experts/recon/README.md), keeps what the agent reports next — LVEF.
+
+        Why not the network with the best PSNR: the embedded VarNet starts
+        from view-shared k-space, which blurs end-systole towards diastole;
+        through the CMR expert it lowered LVEF by 8-16 points. CG-SENSE
+        reconstructs every frame from its own lines only, so the cardiac
+        timing is untouched. CS (k-t, temporal Fourier sparsity) stays the
+        choice for single frames and single-coil data, where there is no
+        time axis to blur or no coil encoding for SENSE."""
         from experts.recon.methods.coil_maps import MIN_CALIBRATION
         from experts.recon.methods.common import calibration_width
-        from experts.recon.methods.varnet import EMBEDDED_WEIGHTS
 
         if options.method != "auto":
             return options.method
@@ -188,10 +196,8 @@ class ReconTool(ExpertTool):
         if kdata.coils > 1 and calibration_width(kdata) < MIN_CALIBRATION:
             reasons.append("too few calibration lines for coil maps: zero-filled reconstruction only")
             return "zero_filled"
-        cartesian = kdata.line_mask() is not None
-        weights_ok = options.weights is not None or EMBEDDED_WEIGHTS.is_file()
-        if kdata.coils > 1 and kdata.frames > 1 and cartesian and weights_ok and kdata.acs_lines() >= 8:
-            return "varnet"  # trained for multi-coil Cartesian cine
+        if kdata.coils > 1 and kdata.frames > 1:
+            return "sense"  # cine: frame-by-frame, keeps end-systole where it is
         return "cs"
 
 
@@ -321,6 +327,11 @@ def _ef_check(study, ref_images, out_path, derived, spacing, kdata, output_dir, 
         return []
     chain_source = Source(tool=source.tool, version=source.version, model=f"{source.model} → {cmp.cmr_tool} {cmp.cmr_version}", weights_sha256=source.weights_sha256)
     diff = round(cmp.abs_difference, 1)
+    signed = cmp.recon_ef - cmp.reference_ef
+    warnings.append(
+        f"LVEF {cmp.recon_ef:.1f}% on the reconstruction vs {cmp.reference_ef:.1f}% on the fully sampled reference "
+        f"({signed:+.1f} points; {cmp.recon_measurement_id} vs {cmp.reference_measurement_id})"
+    )
     if diff > EF_LIMITED:
         reasons.append(f"LVEF differs by {diff:.1f} percentage points between reconstruction and reference")
     common = dict(source=chain_source, evidence=evidence, unit="%", decimals=1)

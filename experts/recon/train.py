@@ -75,7 +75,7 @@ def image_bank(n_phantoms: int, seed: int) -> tuple[list[np.ndarray], list[str]]
     return bank, seen
 
 
-def random_sample(bank: list[np.ndarray], rng: np.random.Generator):
+def random_sample(bank: list[np.ndarray], rng: np.random.Generator, init: str = "zero_filled"):
     """One simulated undersampled cine crop → tensors for FRAMES_PER_STEP frames."""
     import torch
 
@@ -102,7 +102,7 @@ def random_sample(bank: list[np.ndarray], rng: np.random.Generator):
         us = undersample(full, float(rng.uniform(2.5, 6.0)), pattern="random", acs=acs, seed=int(rng.integers(1 << 31)))
     scale = float(np.percentile(us.reference, 99)) or 1.0
     ksp = us.kspace[:, 0] / scale
-    shared_all = view_shared_kspace(us.kspace, us.mask)[:, 0] / scale
+    shared_all = view_shared_kspace(us.kspace, us.mask)[:, 0] / scale if init == "view_sharing_nearest" else ksp
     frames = rng.choice(us.frames, size=FRAMES_PER_STEP, replace=False)
     mask = us.mask[frames, 0]
     shared = shared_all[frames]
@@ -164,6 +164,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-eval", action="store_true")
+    ap.add_argument("--from-weights", type=Path, default=None, help="start from these weights (same architecture) instead of random")
+    ap.add_argument(
+        "--init",
+        choices=("zero_filled", "view_sharing_nearest"),
+        default="zero_filled",
+        help="cascade start: zero-filled k-space (fastMRI; keeps each frame's own timing) or nearest-frame view sharing "
+        "(higher PSNR, but blurs motion across frames and lowers LVEF: see README)",
+    )
     args = ap.parse_args(argv)
 
     import torch
@@ -177,6 +185,10 @@ def main(argv: list[str] | None = None) -> None:
     bank, seen = image_bank(args.phantoms, args.seed)
     print(f"image bank: {len(bank)} cine slices ({time.time() - started:.0f} s)", flush=True)
     model = VarNet(**ARCH)
+    if args.from_weights:
+        state = torch.load(args.from_weights, map_location="cpu", weights_only=True)
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+        seen.append(f"fine-tuned from {args.from_weights.name} (sha256 {__import__('experts.core.tool', fromlist=['sha256_file']).sha256_file(args.from_weights)[:12]})")
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     budget = args.minutes * 60.0
     losses: list[float] = []
@@ -186,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
         frac = min((time.time() - loop_start) / budget, step / args.max_steps)
         for g in opt.param_groups:  # cosine decay over the budget, whichever ends first
             g["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
-        k, m, init, target, acs = random_sample(bank, rng)
+        k, m, init, target, acs = random_sample(bank, rng, args.init)
         out = model(k, m, acs, init)
         loss = torch.nn.functional.l1_loss(out, target)
         opt.zero_grad()
@@ -203,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}, args.out)
     config = {
         "architecture": ARCH,
-        "init": "view_sharing_nearest",
+        "init": args.init,
         "steps": step,
         "train_seconds": round(time.time() - loop_start, 1),
         "crop": CROP,

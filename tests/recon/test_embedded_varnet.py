@@ -34,6 +34,7 @@ def test_embedded_network_beats_zero_filling(r4_study):
     assert psnr(ref, out.images) > psnr(ref, zf) + 2.0
     assert out.weights_sha256 and len(out.weights_sha256) == 64
     assert "view-sharing" in out.description
+    assert any("lowered LVEF" in n for n in out.notes)  # the measured trade-off travels with the result
 
 
 def test_user_weights_without_sidecar_use_fastmri_start(tmp_path, r4_study):

@@ -22,6 +22,15 @@ from experts.recon.methods.common import ReconOutput, ReconParams
 
 EMBEDDED_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "varnet_cine_small.pt"
 MIN_ACS = 8
+# Measured in session 2 (experts/recon/README.md, "Where the LVEF went"): borrowed
+# lines carry the heart's position from other phases, so end-systole is blurred
+# towards diastole and the CMR expert finds a larger ESV.
+VIEW_SHARING_NOTE = (
+    "VarNet started from view-shared k-space (unsampled lines copied from the nearest frame that sampled them): "
+    "this blurs motion across frames and, on held-out simulated cine, lowered LVEF by 8-16 points against the fully "
+    "sampled reference; use method 'sense' when volumes/EF matter"
+)
+
 def weights_config(path: Path) -> dict:
     """Sidecar `<weights>.json` written by train.py (initialisation, data seen).
     Published fastMRI weights have none: they start from zero-filled k-space."""
@@ -84,7 +93,11 @@ def run(study: KSpaceStudy, params: ReconParams, display_name: str = "k-space") 
                     init = torch.view_as_real(torch.from_numpy(np.ascontiguousarray(shared_all[t0 : t0 + batch, z])))
                 out[t0 : t0 + batch, z] = model(k, m, acs, init).numpy()
     n_casc = len(model.cascades)
+    notes = []
+    if view_sharing:
+        notes.append(VIEW_SHARING_NOTE)
     return ReconOutput(
+        notes=notes,
         images=out,
         method="varnet",
         description=f"end-to-end VarNet ({n_casc} cascades, fastMRI layout{', view-sharing start' if view_sharing else ''}), weights {path.name}",

@@ -9,11 +9,12 @@ must come from the pixels. So, per frame:
 
 1. blood pixels = the darkest class of a three-class Otsu split of the fan
    (blood / tissue / bright wall), on a lightly smoothed image;
-2. the cavity = the dark connected region that overlaps the traced LV,
-   within a margin around it (a quarter of the mask's equivalent
-   diameter, so a partly traced cavity is seen whole but the region cannot
-   run off through a wall dropout), with holes (papillary muscles,
-   trabeculae) filled;
+2. the cavity = the dark connected region that overlaps the traced LV
+   (that frame's mask, or the region traced in at least a quarter of the
+   frames, so a flickering or fragmentary mask still points at the right
+   cavity), with holes (papillary muscles, trabeculae) filled; a region
+   that leaks out to the sector edge through a wall dropout is cut to a
+   margin of a quarter of the mask's diameter around the trace;
 3. its elongation (square root of the ratio of the second moments) and the
    angle between its long axis and the beam through its centre (the line
    from the sector apex).
@@ -21,13 +22,16 @@ must come from the pixels. So, per frame:
 Why these two: in an apical view the transducer sits on the LV apex, so
 the cavity is cut along its long axis and that axis runs along the beam.
 Its length clearly exceeds its width: an ellipse with a moment ratio of 1.2
-has width/length 0.83, rounder than the sphericity index of even markedly
-dilated, spherical ventricles in apical four-chamber views (normal
-~0.5-0.6). A short-axis cut is round (ratio ~1.0), and when it is not the
-axis of the cavity has no reason to point at the transducer. Measured
-values (simulated held-out apical clips: 1.3-2.5 and 0-26 degrees;
-simulated short-axis clips: 1.0-1.4 and 15-85 degrees; the real pydicom
-apical clip: 1.56-1.65 and 2-11 degrees) are in EVALUATION.md.
+has width/length 0.83, rounder than the apical LV even of dilated,
+spherical ventricles (width/length ~0.5-0.6 in normal hearts, rising
+toward ~0.7-0.8 in dilated cardiomyopathy; the limit is ours, not a
+guideline threshold, and an extremely spherical LV could be flagged). In
+diastole the cavity found this way usually runs on into the atrium
+through the open mitral valve, which only lengthens it. A short-axis cut
+is round (ratio ~1.0), and when it is not the axis of the cavity has no
+reason to point at the transducer. Measured
+values are in EVALUATION.md (simulated held-out apical clips, simulated
+short-axis clips, the real pydicom apical clip).
 
 This is not a view classifier: it cannot tell a four-chamber from a
 two-chamber view (both are valid for single-plane EF), nor detect

@@ -3,7 +3,7 @@
 Why a rule on the image rather than on the mask: a segmentation network
 trained on apical clips draws an apical-looking, bullet-shaped LV even in a
 short-axis clip (we saw exactly that: on simulated parasternal short-axis
-clips the embedded U-Net's mask had length/width 1.3-2.0 and pointed at the
+clips the embedded U-Net's mask had length/width 1.2-2.0 and pointed at the
 transducer). The mask can only tell us *where* the cavity is; its *shape*
 must come from the pixels. So, per frame:
 

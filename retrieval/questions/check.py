@@ -27,6 +27,14 @@ QUESTIONS = HERE / "questions.jsonl"
 HELDOUT_V2 = HERE / "heldout_v2.jsonl"
 HELDOUT_V2_SPLIT = "heldout2"
 MIN_HELDOUT_V2 = 60
+# Third blind held-out set written in session 2, round 3 (after heldout2 had
+# been evaluated once and become "seen"). Same rules, its own split name.
+HELDOUT_V3 = HERE / "heldout_v3.jsonl"
+HELDOUT_V3_SPLIT = "heldout3"
+MIN_HELDOUT_V3 = 60
+# A new blind question whose word set overlaps an earlier question this much
+# (Jaccard) is a paraphrase, not a new test: it must be rewritten.
+NEAR_DUPLICATE_JACCARD = 0.5
 
 REQUIRED_KEYS = (
     "id", "guideline", "society", "year", "section",
@@ -196,7 +204,36 @@ def check_questions(corpus_ids: set[str]) -> tuple[list[dict], list[str]]:
     problems += fresh_problems
     if len(fresh) < MIN_HELDOUT_V2:
         problems.append(f"{HELDOUT_V2.name}: {len(fresh)} questions, need at least {MIN_HELDOUT_V2}")
-    return questions + fresh, problems
+    third, third_problems = read_question_file(
+        HELDOUT_V3, corpus_ids, {HELDOUT_V3_SPLIT}, seen_ids, seen_queries
+    )
+    problems += third_problems
+    if len(third) < MIN_HELDOUT_V3:
+        problems.append(f"{HELDOUT_V3.name}: {len(third)} questions, need at least {MIN_HELDOUT_V3}")
+    problems += near_duplicates(third, questions + fresh, HELDOUT_V3.name)
+    return questions + fresh + third, problems
+
+
+def word_set(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def near_duplicates(new: list[dict], earlier: list[dict], name: str) -> list[str]:
+    """Questions of a new blind set that paraphrase an earlier question.
+
+    Why: a held-out set that repeats questions the engine was tuned on (or
+    that were already evaluated) measures memory of those questions, not
+    generalisation. Word-set Jaccard >= NEAR_DUPLICATE_JACCARD flags them.
+    """
+    problems = []
+    earlier_sets = [(q["id"], word_set(q["query"])) for q in earlier]
+    for q in new:
+        words = word_set(q["query"])
+        for other_id, other in earlier_sets:
+            union = words | other
+            if union and len(words & other) / len(union) >= NEAR_DUPLICATE_JACCARD:
+                problems.append(f"{name} {q['id']}: near-duplicate of {other_id} (word Jaccard >= {NEAR_DUPLICATE_JACCARD})")
+    return problems
 
 
 def expected_split(position: int) -> str:
@@ -220,7 +257,7 @@ def main() -> int:
         cited = {r for q in questions for r in q["relevant"]}
         print(
             f"questions: {len(questions)} ({splits['tune']} tune, {splits['heldout']} heldout, "
-            f"{splits[HELDOUT_V2_SPLIT]} {HELDOUT_V2_SPLIT}), "
+            f"{splits[HELDOUT_V2_SPLIT]} {HELDOUT_V2_SPLIT}, {splits[HELDOUT_V3_SPLIT]} {HELDOUT_V3_SPLIT}), "
             f"{len(cited)} distinct statements cited"
         )
     if problems:

@@ -28,9 +28,25 @@ def _status(met: bool) -> str:
     return "present" if met else "absent"
 
 
+MASS_OVERESTIMATED_NOTE = (
+    "the segmentation model that measured it overestimates LV mass (wall too thick on the held-out real "
+    "patient and on simulated stacks, see experts/cmr/MODEL_CARD.md), so a value above the limit is not "
+    "taken as a finding; a value below it stands"
+)
+
+
 def statements(
-    measurements: dict[str, Measurement], sex: str | None, study_id: str, source: Source
+    measurements: dict[str, Measurement],
+    sex: str | None,
+    study_id: str,
+    source: Source,
+    mass_overestimated: bool = False,
 ) -> list[Statement]:
+    """`mass_overestimated`: the labels came from a model known to make the
+    myocardium too thick (the embedded one). Its LV mass is still reported,
+    but "increased indexed LV mass" is then `indeterminate`, never
+    `present`: a biased-high value cannot show hypertrophy, while a value
+    under the limit remains under it."""
     out: list[Statement] = []
     lvef = measurements.get("lvef")
     if lvef is not None:
@@ -77,14 +93,19 @@ def statements(
         rr = reference_range("lv_mass_index", sex)
         if rr is not None and rr.high is not None:
             c = _crit(mass_i, ">", rr.high, rr.source, f"upper reference limit for {sex}s")
+            explanation = "LV mass by CMR (papillary muscles in the pool), indexed to BSA (Mosteller)."
+            status = _status(c.met)
+            if mass_overestimated and c.met:
+                status = "indeterminate"
+                explanation += " Indeterminate: " + MASS_OVERESTIMATED_NOTE + "."
             out.append(
                 Statement(
                     id=f"{study_id}.lv_mass_index_increased",
                     label="Increased indexed LV mass",
-                    status=_status(c.met),
+                    status=status,
                     category="hypertrophy",
                     criteria=[c],
-                    explanation="LV mass by CMR (papillary muscles in the pool), indexed to BSA (Mosteller).",
+                    explanation=explanation,
                     source=source,
                 )
             )

@@ -181,9 +181,13 @@ class CMRTool(ExpertTool):
         if verdict != "non_diagnostic":
             by_name = self._measurements(study, stack, fn, labels, patient, sex, source, verdict, warnings)
             measurements = list(by_name.values())
+            from experts.cmr.findings import MASS_OVERESTIMATED_NOTE
             from experts.cmr.findings import statements as make_statements
 
-            statements = make_statements(by_name, sex, study.study_id, source)
+            embedded = seg is not None and not options.weights_path
+            statements = make_statements(by_name, sex, study.study_id, source, mass_overestimated=embedded)
+            if embedded and "lv_mass" in by_name:
+                warnings.append("LV mass: " + MASS_OVERESTIMATED_NOTE)
         else:
             warnings.append("no volumes reported: " + "; ".join(fn.problems + [p.message for p in stack.problems if p.severity == "non_diagnostic"]))
 

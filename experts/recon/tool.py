@@ -181,7 +181,7 @@ class ReconTool(ExpertTool):
 
         Why not the network with the best PSNR: the embedded VarNet starts
         from view-shared k-space, which blurs end-systole towards diastole;
-        through the CMR expert it lowered LVEF by 8-16 points. CG-SENSE
+        through the CMR expert it lowered LVEF by 7-16 points at R=8. CG-SENSE
         reconstructs every frame from its own lines only, so the cardiac
         timing is untouched. CS (k-t, temporal Fourier sparsity) stays the
         choice for single frames and single-coil data, where there is no

@@ -27,9 +27,10 @@ MIN_ACS = 8
 # towards diastole and the CMR expert finds a larger ESV.
 VIEW_SHARING_NOTE = (
     "VarNet started from view-shared k-space (unsampled lines copied from the nearest frame that sampled them): "
-    "this blurs motion across frames and, on held-out simulated cine, lowered LVEF by 8-16 points against the fully "
+    "this blurs motion across frames and, on held-out simulated cine, lowered LVEF by 7-16 points at R=8 (2-9 at R=4) against the fully "
     "sampled reference; use method 'sense' when volumes/EF matter"
 )
+
 
 def weights_config(path: Path) -> dict:
     """Sidecar `<weights>.json` written by train.py (initialisation, data seen).

@@ -8,7 +8,10 @@ Rules (stated in every measurement's method):
   is surrounded by LV myocardium over at least 50 % of its border (the SCMR
   post-processing convention); otherwise it is atrium/outflow tract and both
   its pool and myocardium are left out at that phase. Apical slices count
-  as long as a pool or myocardium is segmented.
+  as long as a pool is segmented; a myocardium-only slice (the apical cap)
+  counts only next to a counted slice with a cavity: the apical wall is
+  thinner than one slice spacing, so "myocardium" further out is not LV
+  (in practice diaphragm, liver or partial volume labelled as wall).
 - Papillary muscles and trabeculae are part of the blood pool (holes in the
   pool are filled), as in the Sunnybrook and ACDC expert contours.
 - ED / ES: the phases of maximal / minimal LV volume, unless the input
@@ -74,6 +77,7 @@ def volume_curves(labels: np.ndarray, stack: CineStack) -> VolumeCurves:
     rv = np.zeros(T)
     included = np.zeros((T, Z), bool)
     rv_present = np.zeros((T, Z), bool)
+    wall_only = np.zeros((T, Z), bool)
     excluded = []
     for t in range(T):
         for z in range(Z):
@@ -89,9 +93,20 @@ def volume_curves(labels: np.ndarray, stack: CineStack) -> VolumeCurves:
             if n_pool and ring_fraction(pool, wall) < BASAL_RING_FRACTION:
                 excluded.append((t, z))
                 continue
+            if n_pool == 0:
+                wall_only[t, z] = True
+                continue
             included[t, z] = True
             lv[t] += n_pool * px_ml * weights[z]
             myo[t] += n_wall * px_ml * weights[z]
+        # apical cap: a myocardium-only slice next to a counted slice with a cavity
+        with_cavity = included[t].copy()
+        for z in np.nonzero(wall_only[t])[0]:
+            if (z > 0 and with_cavity[z - 1]) or (z + 1 < Z and with_cavity[z + 1]):
+                included[t, z] = True
+                myo[t] += int((labels[t, z] == MYO).sum()) * px_ml * weights[z]
+            else:
+                excluded.append((t, int(z)))
     return VolumeCurves(lv, myo, rv, included, rv_present, excluded)
 
 

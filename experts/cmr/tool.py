@@ -278,7 +278,7 @@ class CMRTool(ExpertTool):
             )
         if "lv_mass" in v:
             add(
-                "lv_mass", "LV mass", v["lv_mass"], "g", f"ED myocardial volume x 1.05 g/mL; {disc}",
+                "lv_mass", "LV mass", v["lv_mass"], "g", f"ED myocardial volume x 1.05 g/mL; {disc}; a myocardium-only apical slice counts only next to a slice with a cavity",
                 ev([ed], slices_with(ed, MYO), "LV myocardium"),
             )
         if fn.rv_ed is not None and "rv_edv" in v:

@@ -55,3 +55,23 @@ def test_elongated_cavity_reads_as_long_axis(sim_small):
         lab[t, :, (e < 1)] = LV
     fn = quantify(lab, sim_small.stack)
     assert any("long-axis" in p for p in fn.problems)
+
+
+def test_myocardium_only_slices_count_only_as_a_cap_next_to_the_cavity(sim_small):
+    """An apical cap next to the cavity is LV mass; 'myocardium' two slices
+    beyond the last cavity is not."""
+    lab = sim_small.labels.copy()
+    fn0 = quantify(lab, sim_small.stack)
+    with_cavity = np.nonzero(fn0.curves.lv_included[fn0.ed] & (lab[fn0.ed] == LV).any(axis=(1, 2)))[0]
+    last = int(with_cavity.max()) - 2  # cut the ventricle short: two free slices beyond its cavity
+    assert last >= int(with_cavity.min()) + 2
+    lab[:, last + 1 :] = 0
+    lab[:, last + 1, 40:50, 40:50] = MYO  # cap, next to the cavity
+    lab[:, last + 2, 40:50, 40:50] = MYO  # far from it
+    fn = quantify(lab, sim_small.stack)
+    assert fn.curves.lv_included[fn.ed, last + 1] and not fn.curves.lv_included[fn.ed, last + 2]
+    assert (fn.ed, last + 2) in fn.curves.excluded_basal
+    px_ml = np.prod(sim_small.stack.pixel_spacing_mm) / 1000.0
+    cap_ml = 100 * px_ml * sim_small.stack.slice_weights_mm()[last + 1]
+    base = quantify(np.where(np.arange(lab.shape[1])[None, :, None, None] > last, 0, lab).astype(lab.dtype), sim_small.stack)
+    assert fn.values["lv_mass"] == pytest.approx(base.values["lv_mass"] + 1.05 * cap_ml)

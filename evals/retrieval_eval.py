@@ -4,7 +4,9 @@ Truth: `retrieval/questions/questions.jsonl`, clinician-style queries each
 with the ids of every corpus statement that answers it, split by position
 into `tune` (70%) and `heldout` (30%), plus `retrieval/questions/heldout_v2.jsonl`
 (split `heldout2`), a fresh set written blind in session 2 because `heldout`
-had been looked at once in session 1. Held-out questions are never used to
+had been looked at once in session 1, and `retrieval/questions/heldout_v3.jsonl`
+(split `heldout3`), written blind in round 3 after heldout2 had been
+evaluated once and its failures read. Held-out questions are never used to
 tune the search; `--split tune` runs only the tune part (use it while
 tuning), and misses are listed only for tune questions unless
 `--show-heldout-misses` is given (for the failure analysis after the one
@@ -16,11 +18,11 @@ Metrics per mode and split (k=5 by default):
                   ("recall@k any" in the question set's README)
 - MRR@10          mean of 1/rank of the first relevant id in the top 10 (0 if none)
 
-    .venv/bin/python evals/retrieval_eval.py [--split tune|heldout|heldout2|all] [--k 5]
+    .venv/bin/python evals/retrieval_eval.py [--split tune|heldout|heldout2|heldout3|all] [--k 5]
         [--home DIR] [--json out.json] [--show-misses] [--show-heldout-misses]
 
-`all` (the default) reads both files and reports tune, heldout (previously
-seen) and heldout2 (fresh) side by side.
+`all` (the default) reads the three files and reports tune, heldout and
+heldout2 (both seen) and heldout3 (fresh) side by side.
 
 The index is the product's (built once under $CARDIO_HOME, or --home DIR).
 """
@@ -40,7 +42,8 @@ sys.path.insert(0, str(REPO))
 
 QUESTIONS = REPO / "retrieval" / "questions" / "questions.jsonl"
 FRESH_QUESTIONS = REPO / "retrieval" / "questions" / "heldout_v2.jsonl"
-SPLITS = ("tune", "heldout", "heldout2")
+THIRD_QUESTIONS = REPO / "retrieval" / "questions" / "heldout_v3.jsonl"
+SPLITS = ("tune", "heldout", "heldout2", "heldout3")
 MODES = ("dense", "bm25", "hybrid")
 MRR_DEPTH = 10
 
@@ -119,6 +122,7 @@ def use_session1_engine(retriever) -> None:
     bm25_module.fold_spelling = lambda text: text
     search_module.lexical_query = lambda query: query
     search_module.DENSE_WEIGHT = 0.6
+    search_module.NUMERIC_WEIGHT = 0.0
     texts = [
         " ".join([p.section, p.text, " ".join(m.replace("_", " ") for m in p.measurements), " ".join(p.topics)])
         for p in retriever.passages.values()
@@ -126,9 +130,28 @@ def use_session1_engine(retriever) -> None:
     retriever.bm25 = BM25Index(list(retriever.passages), texts)
 
 
+def use_session2_engine(retriever) -> None:
+    """Turn `retriever` into the session-2 engine (the heldout2 system of
+    record, commit eef4253), for the ablation beside the round-3 engine: no
+    numeric-range vote and the old, broad "pacemaker" synonym group."""
+    import retrieval.search as search_module
+    import retrieval.synonyms as synonyms
+    from retrieval.bm25 import BM25Index
+
+    narrowed = next(g for g in synonyms.SYNONYM_GROUPS if "permanent pacing" in g)
+    groups = list(synonyms.SYNONYM_GROUPS)
+    groups[groups.index(narrowed)] = ("pacemaker", "permanent pacing", "pacing")
+    synonyms.SYNONYM_GROUPS = tuple(groups)
+    synonyms._compiled.cache_clear()
+    search_module.NUMERIC_WEIGHT = 0.0
+    retriever.bm25 = BM25Index(
+        list(retriever.passages), [search_module.lexical_text(p) for p in retriever.passages.values()]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--questions", type=Path, nargs="+", default=[QUESTIONS, FRESH_QUESTIONS])
+    ap.add_argument("--questions", type=Path, nargs="+", default=[QUESTIONS, FRESH_QUESTIONS, THIRD_QUESTIONS])
     ap.add_argument("--corpus", type=Path, default=REPO / "retrieval" / "corpus")
     ap.add_argument("--split", choices=[*SPLITS, "all"], default="all")
     ap.add_argument("--k", type=int, default=5)
@@ -137,9 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the numbers as JSON")
     ap.add_argument(
         "--engine",
-        choices=["current", "session1"],
+        choices=["current", "session2", "session1"],
         default="current",
-        help="session1: the session-1 lexical side and fusion weight, for the ablation only",
+        help="session2 / session1: the earlier engines, for the ablations only",
     )
     ap.add_argument("--show-misses", action="store_true", help="list tune-split questions with no hit in the top k")
     ap.add_argument(
@@ -169,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     if args.engine == "session1":
         use_session1_engine(retriever)
+    elif args.engine == "session2":
+        use_session2_engine(retriever)
     known = set(retriever.passages)
     unknown = sorted({r for q in questions for r in q.relevant} - known)
     if unknown:

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from retrieval.bm25 import BM25Index
 from retrieval.corpus_loader import CORPUS_DIR, Corpus, corpus_files, load_corpus
 from retrieval.filters import SearchFilter
+from retrieval.numeric import NumericIndex, Quantity, query_quantities
 from retrieval.synonyms import expand
 from retrieval.types import GuidelinePassage
 
@@ -41,6 +42,14 @@ MODES: tuple[str, ...] = ("dense", "bm25", "hybrid")
 # its vote stays below BM25's.
 RRF_K = 10
 DENSE_WEIGHT = 0.8
+# Weight of the numeric-range vote (retrieval/numeric.py): statements whose
+# stated range holds the query's value for the same measurement ("QRS 138 ms"
+# -> "QRS of 130-149 ms"), in their fused order, as a third RRF list. Chosen
+# on the tune split only (retrieval/questions/tune.py, grid 0-1.5): 0.25 gives
+# recall@5 0.961 -> 0.964 and MRR 0.879 -> 0.906; larger weights raise MRR a
+# little more but lose recall (0.957 at 0.5), because a value like "LVEF 30%"
+# sits inside many thresholds and crowds out the treatment statements.
+NUMERIC_WEIGHT = 0.25
 CANDIDATES = 50
 # A user-document chunk joins a case's passages only when it is this close
 # to the query (cosine) or shares query terms (BM25 > 0).
@@ -80,6 +89,26 @@ def rrf_fuse(
     return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
+def fuse_with_numeric(
+    rankings: list[list[str]],
+    weights: list[float],
+    quantities: list[Quantity],
+    numeric: NumericIndex,
+    numeric_weight: float = NUMERIC_WEIGHT,
+) -> list[tuple[str, float]]:
+    """RRF of `rankings`, plus a vote for the candidates whose range contains
+    a value the query states. Only candidates already found by dense or BM25
+    are voted for, so the vote reorders, it never drags in a statement about
+    the same measurement but another question."""
+    fused = rrf_fuse(rankings, weights=weights)
+    if not quantities or numeric_weight <= 0:
+        return fused
+    vote = [doc_id for doc_id, _ in fused if numeric.matches(doc_id, quantities)]
+    if not vote:
+        return fused
+    return rrf_fuse([*rankings, vote], weights=[*weights, numeric_weight])
+
+
 @dataclass
 class Hit:
     id: str
@@ -102,6 +131,7 @@ class Retriever:
         self.corpus: Corpus = load_corpus(self.corpus_dir)
         self.passages = self.corpus.by_id()
         self.bm25 = BM25Index(list(self.passages), [lexical_text(p) for p in self.passages.values()])
+        self.numeric = NumericIndex({pid: p.text for pid, p in self.passages.items()})
         self.dense_error: str | None = None
         self.build_report = None
         self._store = None
@@ -187,7 +217,8 @@ class Retriever:
                 [doc_id for doc_id, _ in fused if names & {m.lower() for m in self.passages[doc_id].measurements}]
             )
             weights.append(1.0)
-        return [Hit(doc_id, score) for doc_id, score in rrf_fuse(rankings, weights=weights)[:n]]
+        fused = fuse_with_numeric(rankings, weights, query_quantities(query), self.numeric, NUMERIC_WEIGHT)
+        return [Hit(doc_id, score) for doc_id, score in fused[:n]]
 
     # -- public API ----------------------------------------------------------
     def search_hits(

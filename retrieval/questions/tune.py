@@ -74,6 +74,7 @@ def repeated_cv(grid: dict[tuple, np.ndarray], reps: int, seed: int = 0) -> np.n
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--skip-grid", action="store_true", help="skip the RRF K x weight grid (round-3 choices only)")
     args = ap.parse_args(argv)
 
     import torch
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, ranks in [("dense", dense), *lexical.items()]:
         r, rr = per_question(questions, ranks).mean(0)
         print(f"  {name:14s} recall@5 {r:.3f}  MRR@10 {rr:.3f}")
-    for name, ranks in lexical.items():
+    for name, ranks in ([] if args.skip_grid else lexical.items()):
         grid = {
             (k, w): per_question(
                 questions,
@@ -128,7 +129,67 @@ def main(argv: list[str] | None = None) -> int:
         print("  recall@5 / MRR by K (rows) and dense weight (columns " + " ".join(str(w) for w in W_GRID) + ")")
         for k in K_GRID:
             print(f"  K={k:<3d} " + " ".join("%.3f/%.3f" % tuple(grid[(k, w)].mean(0)) for w in W_GRID))
+    round3(questions, passages, dense, args.reps)
     return 0
+
+
+PACEMAKER_VARIANTS = {
+    "pacemaker = permanent pacing = pacing (session 2)": ("pacemaker", "permanent pacing", "pacing"),
+    "pacemaker = permanent pacemaker = permanent pacing": ("pacemaker", "permanent pacemaker", "permanent pacing"),
+    "no pacemaker group": None,
+    "permanent pacing = permanent pacemaker = pacemaker implantation": (
+        "permanent pacing", "permanent pacemaker", "pacemaker implantation", "pacemaker implant"),
+}
+NUMERIC_WEIGHTS = (0.0, 0.25, 0.5, 0.8, 1.0, 1.5)
+
+
+def round3(questions: list[dict], passages: dict, dense: list[list[str]], reps: int) -> None:
+    """Round-3 choices, tune split only: the "pacemaker" synonym group and
+    the weight of the numeric-range vote, at the fixed K=10 / dense 0.8."""
+    import retrieval.synonyms as synonyms
+    from retrieval.bm25 import BM25Index
+    from retrieval.numeric import NumericIndex, query_quantities
+    from retrieval.search import DENSE_WEIGHT, RRF_K, fuse_with_numeric, lexical_query, lexical_text
+
+    ids = list(passages)
+    queries = [q["query"] for q in questions]
+    original = synonyms.SYNONYM_GROUPS
+    current = next(g for g in original if "permanent pacing" in g)
+    base = [g for g in original if g is not current]
+    numeric = NumericIndex({pid: p.text for pid, p in passages.items()})
+    quantities = [query_quantities(q) for q in queries]
+    print(f"\nround 3 (K={RRF_K}, dense weight {DENSE_WEIGHT}); current pacemaker group {current}; "
+          f"{sum(bool(x) for x in quantities)} of {len(queries)} tune queries state a recognised value")
+    try:
+        for label, group in PACEMAKER_VARIANTS.items():
+            groups = list(base)
+            if group is not None:
+                groups.insert(original.index(current), group)
+            synonyms.SYNONYM_GROUPS = tuple(groups)
+            synonyms._compiled.cache_clear()
+            index = BM25Index(ids, [lexical_text(p) for p in passages.values()])
+            lex = [[d for d, _ in index.search(lexical_query(q), DEPTH)] for q in queries]
+            r, rr = per_question(questions, lex).mean(0)
+            pacemaker_qs = [i for i, q in enumerate(queries) if "pacemaker" in q.lower()]
+            pr = per_question([questions[i] for i in pacemaker_qs], [lex[i] for i in pacemaker_qs]).mean(0)
+            print(f"  {label}: BM25 recall@5 {r:.3f} MRR {rr:.3f}; "
+                  f"the {len(pacemaker_qs)} queries saying 'pacemaker': {pr[0]:.3f}/{pr[1]:.3f}")
+            grid = {}
+            for w in NUMERIC_WEIGHTS:
+                ranked = [
+                    [d for d, _ in fuse_with_numeric([a, b], [DENSE_WEIGHT, 1.0], qq, numeric, w)]
+                    for a, b, qq in zip(dense, lex, quantities)
+                ]
+                grid[(w,)] = per_question(questions, ranked)
+            with_value = np.array([bool(x) for x in quantities])
+            cv_r, cv_rr = repeated_cv(grid, reps)
+            print("    numeric weight " + "  ".join(
+                f"{w}: {grid[(w,)][:, 0].mean():.3f}/{grid[(w,)][:, 1].mean():.3f}"
+                f" (valued {grid[(w,)][with_value, 0].mean():.3f})" for w in NUMERIC_WEIGHTS))
+            print(f"    {reps}x5-fold CV of the weight choice: recall@5 {cv_r:.3f} MRR {cv_rr:.3f}")
+    finally:
+        synonyms.SYNONYM_GROUPS = original
+        synonyms._compiled.cache_clear()
 
 
 if __name__ == "__main__":

@@ -16,9 +16,17 @@ def test_abbreviation_gains_its_long_form_and_back():
 
 
 def test_lay_names_do_not_pull_in_each_other():
-    added = synonyms_in("pacemaker interrogation")
-    assert added == ["permanent pacing"]  # the group's main long form only, not every pacing word
     assert synonyms_in("heart attack") == ["MI"]
+    # an implant phrase gains the group's short form only, not every pacing word
+    assert synonyms_in("before a permanent pacemaker is implanted") == ["permanent pacing"]
+
+
+def test_pacemaker_as_a_device_is_not_an_indication_for_pacing():
+    # Round 3: "pacemaker" alone names the device a patient has; it no longer
+    # expands to "permanent pacing", and "ventricular pacing" no longer
+    # gains "pacemaker".
+    assert synonyms_in("atrial high-rate episodes on a dual-chamber pacemaker interrogation") == []
+    assert "pacemaker" not in expand("CRT rather than right ventricular pacing")
 
 
 def test_no_expansion_inside_longer_words():

@@ -177,3 +177,9 @@ def test_view_sharing_takes_the_nearest_sampling_frame():
     assert shared[0, 0, 0, 0, 1] == 2  # column 1 sampled by frames 1 and 4: frame 1 is nearer
     assert shared[0, 0, 0, 0, 2] == 6  # column 2 sampled by frames 2 and 5: frame 5 is 1 away cyclically
     assert shared[3, 0, 0, 0, 2] == 3  # frame 3: frame 2 (distance 1) beats frame 5 (distance 2)
+    # a bounded window (how the LVEF loss was traced, README): farther lines stay empty
+    np.testing.assert_array_equal(view_shared_kspace(ksp, mask, max_distance=1), shared)  # every column is ≤ 1 frame away
+    np.testing.assert_array_equal(view_shared_kspace(ksp, mask, max_distance=0), ksp * sampled)  # no sharing: zero-filled
+    sparse = mask & (np.arange(frames) == 0)[:, None, None, None]  # only frame 0 sampled anything
+    far = view_shared_kspace(ksp * sparse[:, :, None], sparse, max_distance=2)
+    assert far[2, 0, 0, 0, 0] == 1 and far[3, 0, 0, 0, 0] == 0  # frame 3 is 3 frames from frame 0

@@ -180,7 +180,6 @@ class CMRTool(ExpertTool):
         statements = []
         if verdict != "non_diagnostic":
             by_name = self._measurements(study, stack, fn, labels, patient, sex, source, verdict, warnings)
-            measurements = list(by_name.values())
             from experts.cmr.findings import MASS_OVERESTIMATED_NOTE
             from experts.cmr.findings import statements as make_statements
 
@@ -188,6 +187,8 @@ class CMRTool(ExpertTool):
             statements = make_statements(by_name, sex, study.study_id, source, mass_overestimated=embedded)
             if embedded and "lv_mass" in by_name:
                 warnings.append("LV mass: " + MASS_OVERESTIMATED_NOTE)
+                by_name.update(_mass_known_high(by_name))
+            measurements = list(by_name.values())
         else:
             warnings.append("no volumes reported: " + "; ".join(fn.problems + [p.message for p in stack.problems if p.severity == "non_diagnostic"]))
 
@@ -364,3 +365,19 @@ def _supplied_label_stack(stack: CineStack) -> tuple[CineStack, np.ndarray]:
         stack, images=stack.images[[ed, es]], trigger_times_ms=trig, ed_phase_hint=0, es_phase_hint=1, dicom_frames=None, original_phases=[ed, es]
     )
     return sub, labels
+
+
+def _mass_known_high(by_name: dict[str, Measurement]) -> dict[str, Measurement]:
+    """LV mass from a model known to overestimate it: quality `limited`, and
+    no `high` flag (a biased-high value cannot show a high mass; `low` and
+    `normal` stand). The reference range stays visible."""
+    out = {}
+    for name in ("lv_mass", "lv_mass_index"):
+        m = by_name.get(name)
+        if m is None:
+            continue
+        update: dict = {"quality": "limited"}
+        if m.flag == "high":
+            update["flag"] = None
+        out[name] = m.model_copy(update=update)
+    return out

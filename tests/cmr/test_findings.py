@@ -37,3 +37,14 @@ def test_increased_mass_from_a_model_that_overestimates_it_is_indeterminate():
     assert st.criteria[0].met and st.criteria[0].threshold == limit  # the arithmetic is still shown
     # a biased-high value under the limit is under it: "absent" stands
     assert _mass_statement(low, overestimated=True).status == "absent"
+
+
+def test_mass_from_the_embedded_model_is_limited_and_never_flagged_high():
+    from experts.cmr.tool import _mass_known_high
+
+    rr = reference_range("lv_mass_index", "male")
+    high = _mass_index(rr.high + 20)["lv_mass_index"].model_copy(update={"reference_range": rr, "flag": "high"})
+    normal = _mass_index(rr.high - 20)["lv_mass_index"].model_copy(update={"reference_range": rr, "flag": "normal"})
+    out = _mass_known_high({"lv_mass_index": high})["lv_mass_index"]
+    assert out.flag is None and out.quality == "limited" and out.reference_range == rr and out.value == high.value
+    assert _mass_known_high({"lv_mass_index": normal})["lv_mass_index"].flag == "normal"

@@ -15,10 +15,12 @@ when the absolute milliseconds move with load:
   QTc 510 ms, AF), the retrieve node's real call.
 
     .venv/bin/python benchmarks/retrieval_latency.py [--queries N] [--repeat R] [--home DIR] [--json out.json]
-        [--compare-session1]
+        [--compare-session1] [--compare-numeric]
 
 --compare-session1 adds an interleaved A/B of hybrid queries against the
-session-1 lexical side (what the session-2 synonym expansion costs).
+session-1 lexical side (what the session-2 synonym expansion costs);
+--compare-numeric one against the same engine without the round-3
+numeric-range vote (what parsing values and ranges costs per query).
 
 The index is built in a temporary CARDIO_HOME unless --home is given.
 Target (issue 7): hybrid p95 ≤ 50 ms warm.
@@ -92,7 +94,8 @@ def compare_session1(retriever, queries: list[str]) -> dict[str, dict[str, float
     import retrieval.search as search_module
     from retrieval.bm25 import BM25Index
 
-    current = (retriever.bm25, search_module.lexical_query, bm25_module.fold_spelling, search_module.DENSE_WEIGHT)
+    current = (retriever.bm25, search_module.lexical_query, bm25_module.fold_spelling, search_module.DENSE_WEIGHT,
+               search_module.NUMERIC_WEIGHT)
     bm25_module.fold_spelling = lambda text: text
     session1_bm25 = BM25Index(
         list(retriever.passages),
@@ -100,10 +103,11 @@ def compare_session1(retriever, queries: list[str]) -> dict[str, dict[str, float
          for p in retriever.passages.values()],
     )
     bm25_module.fold_spelling = current[2]
-    session1 = (session1_bm25, lambda query: query, lambda text: text, 0.6)
+    session1 = (session1_bm25, lambda query: query, lambda text: text, 0.6, 0.0)
 
     def use(engine) -> None:
-        retriever.bm25, search_module.lexical_query, bm25_module.fold_spelling, search_module.DENSE_WEIGHT = engine
+        (retriever.bm25, search_module.lexical_query, bm25_module.fold_spelling, search_module.DENSE_WEIGHT,
+         search_module.NUMERIC_WEIGHT) = engine
 
     wall: dict[str, list[float]] = {"current": [], "session1": []}
     cpu: dict[str, list[float]] = {"current": [], "session1": []}
@@ -126,6 +130,33 @@ def compare_session1(retriever, queries: list[str]) -> dict[str, dict[str, float
     }
 
 
+def compare_numeric(retriever, queries: list[str]) -> dict[str, dict[str, float]]:
+    """Hybrid latency with and without the numeric-range vote, alternating per
+    query so load hits both alike. Restores the current weight."""
+    import retrieval.search as search_module
+
+    weights = {"with vote": search_module.NUMERIC_WEIGHT, "no vote": 0.0}
+    wall: dict[str, list[float]] = {name: [] for name in weights}
+    cpu: dict[str, list[float]] = {name: [] for name in weights}
+    try:
+        for i, q in enumerate(queries):
+            order = list(weights.items())
+            for name, weight in order if i % 2 else order[::-1]:
+                search_module.NUMERIC_WEIGHT = weight
+                retriever.clear_query_cache()
+                c = time.process_time()
+                t = time.perf_counter()
+                retriever.search_hits(q, k=5, mode="hybrid")
+                wall[name].append((time.perf_counter() - t) * 1000)
+                cpu[name].append((time.process_time() - c) * 1000)
+    finally:
+        search_module.NUMERIC_WEIGHT = weights["with vote"]
+    return {
+        name: {**summary(wall[name]), "cpu_p50_ms": percentile(cpu[name], 50), "cpu_p95_ms": percentile(cpu[name], 95)}
+        for name in wall
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", type=Path, default=REPO / "retrieval" / "corpus")
@@ -138,6 +169,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also time hybrid queries with the session-1 lexical side (no synonym expansion, dense weight 0.6), "
         "interleaved with the current engine in this process",
+    )
+    ap.add_argument(
+        "--compare-numeric",
+        action="store_true",
+        help="also time hybrid queries without the numeric-range vote, interleaved with the current engine",
     )
     args = ap.parse_args(argv)
 
@@ -259,6 +295,8 @@ def _run(args: argparse.Namespace) -> int:
     out["search_for_findings"] = {**summary(findings_ms), "queries": len(outcome.queries), "passages": len(outcome.passages)}
     if args.compare_session1:
         out["hybrid_vs_session1"] = compare_session1(retriever, queries)
+    if args.compare_numeric:
+        out["hybrid_vs_no_numeric_vote"] = compare_numeric(retriever, queries)
     try:
         out["load_avg_1min_after"] = os.getloadavg()[0]
     except OSError:
@@ -289,6 +327,11 @@ def _run(args: argparse.Namespace) -> int:
     if "hybrid_vs_session1" in out:
         print("hybrid, current engine vs session-1 lexical side (interleaved, same process)")
         for name, r in out["hybrid_vs_session1"].items():
+            print(f"  {name:9} p50 {r['p50_ms']:7.2f} ms  p95 {r['p95_ms']:7.2f} ms  cpu p50 {r['cpu_p50_ms']:6.2f}  "
+                  f"cpu p95 {r['cpu_p95_ms']:6.2f}")
+    if "hybrid_vs_no_numeric_vote" in out:
+        print("hybrid with vs without the numeric-range vote (interleaved, same process)")
+        for name, r in out["hybrid_vs_no_numeric_vote"].items():
             print(f"  {name:9} p50 {r['p50_ms']:7.2f} ms  p95 {r['p95_ms']:7.2f} ms  cpu p50 {r['cpu_p50_ms']:6.2f}  "
                   f"cpu p95 {r['cpu_p95_ms']:6.2f}")
     verdict = "meets" if out["query"]["hybrid"]["p95_ms"] <= 50 else "MISSES"

@@ -91,13 +91,14 @@ def plot_curve(an: EchoAnalysis, path: str | Path, title: str) -> Path:
 
 
 def overlay_video(an: EchoAnalysis, path: str | Path) -> Path:
-    """MP4 of the fan region with the LV mask tinted red."""
+    """MP4 of the fan region with the LV mask tinted red: the mask as the
+    analysis thresholded it, so the video shows the trace that was measured."""
     from scipy import ndimage
 
     from experts.echo.writers import write_video
 
     r0, c0, r1, c1 = an.pre.fan.bbox
-    masks = an.original_masks()[:, r0 : r1 + 1, c0 : c1 + 1]
+    masks = an.pre.crop.to_original(an.masks.astype(np.float32))[:, r0 : r1 + 1, c0 : c1 + 1]
     frames = an.clip.frames[:, r0 : r1 + 1, c0 : c1 + 1].astype(np.float32)
     edge = masks & ~np.stack([ndimage.binary_erosion(m, iterations=2) for m in masks])
     frames[masks, 0] = 0.6 * frames[masks, 0] + 0.4 * 255

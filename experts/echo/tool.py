@@ -44,8 +44,13 @@ class EchoOptions(ToolOptions):
     )
     ef_clip_frames: int = Field(32, ge=8, le=128, description="Frames per clip for the EF regressor (EchoNet: 32)")
     ef_sampling_period: int = Field(2, ge=1, le=8, description="Take every n-th frame for the EF regressor (EchoNet: 2)")
-    make_plot: bool = Field(True, description="Write ED/ES contour and LV volume-curve PNGs")
-    make_video: bool = Field(False, description="Write an MP4 with the LV contour overlaid (slower)")
+    make_plot: bool = Field(True, description="Write ED/ES contour and LV volume-curve PNGs (only when beats were measured)")
+    make_preview: bool = Field(
+        True,
+        description="Write a PNG preview of every decoded clip (a few frames with the sector and LV trace, the traced-area "
+        "curve, captioned with the quality verdict and why), also for limited and non-diagnostic clips",
+    )
+    make_video: bool = Field(False, description="Write an MP4 of the decoded clip with the LV trace overlaid (slower)")
 
     @field_validator("normalisation_mean", "normalisation_std")
     @classmethod
@@ -112,7 +117,7 @@ class EchoTool(ExpertTool):
                 if m.name == "lvef_echonet":
                     m.source = Source(tool=TOOL_NAME, version=TOOL_VERSION, model="EchoNet-Dynamic r2plus1d_18", weights_sha256=extra["sha256"])
 
-        artifacts: list[Artifact] = []
+        artifacts = self._preview_artifacts(an, study, opts, output_dir, name, warnings)
         if an.beats and an.quality.verdict != "non_diagnostic":
             artifacts += self._artifacts(an, study, opts, output_dir, name, warnings)
         return ExpertResult(
@@ -162,6 +167,35 @@ class EchoTool(ExpertTool):
         }
 
     @staticmethod
+    def _preview_artifacts(an, study: StudyInput, opts: EchoOptions, output_dir: Path, name: str, warnings: list[str]) -> list[Artifact]:
+        """What the clinician needs to judge the rating, whatever it is: the
+        clip with the sector and trace (PNG) and, on request, the overlay MP4.
+        Optional artifacts never fail the analysis."""
+        from experts.echo.caption import VERDICT_LABEL, preview_caption
+
+        out: list[Artifact] = []
+        stem = study.study_id or "echo"
+        caption = preview_caption(an.quality.verdict, an.quality.reasons)
+        if opts.make_preview:
+            from experts.echo.preview import write_preview
+
+            try:
+                p = write_preview(an, output_dir / f"{stem}_echo_preview.png", f"{name}: clip preview", caption)
+                out.append(Artifact(kind="image", title=f"Clip preview with sector and LV trace. {caption}", path=str(p), media_type="image/png"))
+            except Exception as exc:
+                warnings.append(f"clip preview could not be written ({type(exc).__name__}: {exc})")
+        if opts.make_video:
+            from experts.echo import plots
+
+            try:
+                p3 = plots.overlay_video(an, output_dir / f"{stem}_echo_overlay.mp4")
+                label = VERDICT_LABEL.get(an.quality.verdict, an.quality.verdict)
+                out.append(Artifact(kind="video", title=f"Clip with LV trace overlay (rated {label})", path=str(p3), media_type="video/mp4"))
+            except Exception as exc:
+                warnings.append(f"overlay video could not be written ({type(exc).__name__}: {exc})")
+        return out
+
+    @staticmethod
     def _artifacts(an, study: StudyInput, opts: EchoOptions, output_dir: Path, name: str, warnings: list[str]) -> list[Artifact]:
         from experts.echo import plots
 
@@ -172,12 +206,6 @@ class EchoTool(ExpertTool):
             p2 = plots.plot_curve(an, output_dir / f"{stem}_echo_lv_curve.png", f"{name}: LV {'volume' if an.has_mm else 'area'} over time")
             out.append(Artifact(kind="plot", title="LV contour at end-diastole and end-systole", path=str(p1), media_type="image/png"))
             out.append(Artifact(kind="plot", title=f"LV {'volume' if an.has_mm else 'area'} curve with ED/ES frames", path=str(p2), media_type="image/png"))
-        if opts.make_video:
-            try:
-                p3 = plots.overlay_video(an, output_dir / f"{stem}_echo_overlay.mp4")
-                out.append(Artifact(kind="video", title="Clip with LV contour overlay", path=str(p3), media_type="video/mp4"))
-            except Exception as exc:  # an optional artifact must not fail the analysis
-                warnings.append(f"overlay video could not be written ({type(exc).__name__}: {exc})")
         return out
 
 

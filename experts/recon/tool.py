@@ -34,6 +34,10 @@ from experts.recon.kspace import KSpaceStudy
 VERSION = "0.1.0"
 NMSE_LIMITED = 0.05  # above this the reconstruction differs visibly from the reference
 EF_LIMITED = 5.0  # percentage points; larger EF shifts change clinical categories
+# Effective acceleration (ACS included) from which LVEF through the chain was
+# not preserved in our held-out measurements (README, "LVEF through the chain":
+# at 4.3× SENSE −1 to +18 points, VarNet −16 to −1; at 2.9× mostly within 3).
+EF_UNRELIABLE_ACCELERATION = 4.0
 
 
 class ReconOptions(ToolOptions):
@@ -130,6 +134,12 @@ class ReconTool(ExpertTool):
             warnings.append(f"nominal acceleration {kdata.nominal_acceleration:g}× as labelled (ACS lines not counted)")
         if method == "zero_filled" and acceleration > 1.5:
             reasons.append(f"zero-filled reconstruction of {acceleration:.1f}× undersampled data shows aliasing")
+        if kdata.frames > 1 and acceleration >= EF_UNRELIABLE_ACCELERATION:
+            reasons.append(
+                f"at {acceleration:.1f}× (effective) the LVEF measured on reconstructed cine differed from the fully "
+                "sampled reference by up to 18 percentage points in held-out simulations (experts/recon/README.md): "
+                "read volumes and EF from this series with care"
+            )
 
         artifacts = [Artifact(kind="image", title=f"Reconstructed cine ({method})", path=str(out_path), media_type="application/gzip")]
         derived = StudyInput(

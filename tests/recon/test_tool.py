@@ -171,3 +171,18 @@ def test_auto_without_calibration_falls_back_to_zero_filled(full_study):
     no_acs = undersample(full_study, 4, acs=0, interleave=False)
     assert tool._choose_method(no_acs, tool.Options(), reasons) == "zero_filled"
     assert reasons and "calibration" in reasons[0]
+
+
+def test_high_acceleration_cine_is_limited_for_volumes(tmp_path, full_study, r4_study):
+    """From 4× effective, LVEF through the chain was not preserved in our
+    measurements (README): the result says so even without a reference."""
+    from experts.recon.simulate import undersample
+
+    fast = undersample(full_study, 8, acs=8)
+    assert fast.acceleration() >= 4.0
+    path = write_npz(fast, tmp_path / "fast.npz", with_reference=False)
+    result = _run(path, "fast.npz", tmp_path, method="zero_filled", make_plot=False, compare_ef=False)
+    assert result.quality.verdict == "limited"
+    assert any("read volumes and EF from this series with care" in r for r in result.quality.reasons)
+    slow = _run(write_npz(r4_study, tmp_path / "slow.npz", with_reference=False), "slow.npz", tmp_path, method="sense", make_plot=False)
+    assert not any("volumes and EF" in r for r in slow.quality.reasons)  # 2.6×: no such caveat

@@ -191,7 +191,8 @@ class ReconTool(ExpertTool):
 
         Why not the network with the best PSNR: the embedded VarNet starts
         from view-shared k-space, which blurs end-systole towards diastole;
-        through the CMR expert it lowered LVEF by 7-16 points at R=8. CG-SENSE
+        through the CMR expert it lowered LVEF by 7-16 points at R=8 on
+        simulated hearts (−0.8 on one real, barely moving HF heart). CG-SENSE
         reconstructs every frame from its own lines only, so the cardiac
         timing is untouched. CS (k-t, temporal Fourier sparsity) stays the
         choice for single frames and single-coil data, where there is no

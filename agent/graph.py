@@ -429,7 +429,9 @@ def _superseded(state: CaseState) -> list[str]:
 
 
 def _sections(state: CaseState) -> list[ModalitySection]:
-    results = [ExpertResult.model_validate(r) for r in _latest_results(state)]
+    from agent.derived import carry_parent_quality
+
+    results = carry_parent_quality([ExpertResult.model_validate(r) for r in _latest_results(state)])
     return [ModalitySection.from_result(r) for r in results]
 
 

@@ -98,6 +98,7 @@ def expert_intervals(record_path: Path, params=None) -> dict[str, float]:
     from experts.ecg.beats import detect_beats
     from experts.ecg.delineate import delineate
     from experts.ecg.median_beat import build_median_beat
+    from experts.ecg.qt_reliability import assess_qt
     from experts.ecg.quality import assess_record
 
     record = load_record(record_path)
@@ -114,7 +115,8 @@ def expert_intervals(record_path: Path, params=None) -> dict[str, float]:
         out["qrs"] = (f.qrs_off - f.qrs_on) / mb.fs * 1000
         if f.p_on is not None:
             out["pr"] = (f.qrs_on - f.p_on) / mb.fs * 1000
-        if f.t_end is not None:
+        # the tool reports QT only when the T-wave end passes its reliability check: score what the tool reports
+        if f.t_end is not None and assess_qt(mb, f).measurable:
             out["qt"] = (f.t_end - f.qrs_on) / mb.fs * 1000
     return out
 

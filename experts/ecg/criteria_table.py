@@ -237,8 +237,13 @@ def qt_rules(qtc_formula: str) -> list[Rule]:
         ),
         Rule(
             key="short_qtc", label="Short QTc", category="repolarisation",
-            all_of=(Cond(m, "<=", {"any": 390.0}, "ms", REFS["qtc"], f"QTc by {qtc_formula.capitalize()}"),),
-            explanation="QTc at or below 390 ms.",
+            all_of=(
+                Cond(m, "<=", {"any": 390.0}, "ms", REFS["qtc"], f"QTc by {qtc_formula.capitalize()}"),
+                Cond("qt_lead_count", ">=", {"any": 8.0}, "1", REFS["qt_global"],
+                     "QT taken across the 8 independent leads of a 12-lead ECG: on fewer leads the latest T end may be missed "
+                     "and QT is biased short (8 leads is " + OPERATIONAL + ")"),
+            ),
+            explanation="QTc at or below 390 ms, measured across a full 12-lead set.",
         ),
     ]
 

@@ -11,6 +11,7 @@ from experts.core.types import GuidelineRef
 
 BRADY_2018 = "2018 ACC/AHA/HRS Guideline on the Evaluation and Management of Patients With Bradycardia and Cardiac Conduction Delay"
 SVT_2015 = "2015 ACC/AHA/HRS Guideline for the Management of Adult Patients With Supraventricular Tachycardia"
+AHA_PART1 = "AHA/ACCF/HRS Recommendations for the Standardization and Interpretation of the ECG, Part I: The Electrocardiogram and Its Technology (Kligfield et al.)"
 AHA_PART3 = "AHA/ACCF/HRS Recommendations for the Standardization and Interpretation of the ECG, Part III: Intraventricular Conduction Disturbances (Surawicz et al.)"
 AHA_PART4 = "AHA/ACCF/HRS Recommendations for the Standardization and Interpretation of the ECG, Part IV: The ST Segment, T and U Waves, and the QT Interval (Rautaharju et al.)"
 AHA_PART5 = "AHA/ACCF/HRS Recommendations for the Standardization and Interpretation of the ECG, Part V: ECG Changes Associated With Cardiac Chamber Hypertrophy (Hancock et al.)"
@@ -34,6 +35,7 @@ REFS: dict[str, GuidelineRef] = {
     "lpfb": GuidelineRef(guideline=AHA_PART3, year=2009, section="Left posterior fascicular block"),
     "ivcd": GuidelineRef(guideline=AHA_PART3, year=2009, section="Nonspecific intraventricular conduction disturbance"),
     "qtc": GuidelineRef(guideline=AHA_PART4, year=2009, section="QT interval: recommendations (prolonged QTc ≥450 ms men, ≥460 ms women; short QTc ≤390 ms)"),
+    "qt_global": GuidelineRef(guideline=AHA_PART1, year=2007, section="Global intervals from simultaneously recorded leads (QT from the earliest QRS onset to the latest T-wave end)"),
     "st_elevation": GuidelineRef(guideline=UDMI_2018, year=2018, section="ECG manifestations of acute myocardial ischaemia (ST elevation)"),
     "st_depression": GuidelineRef(guideline=UDMI_2018, year=2018, section="ECG manifestations of acute myocardial ischaemia (ST depression)"),
     "q_waves": GuidelineRef(guideline=UDMI_2018, year=2018, section="ECG changes associated with prior myocardial infarction"),

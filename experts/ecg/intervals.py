@@ -46,9 +46,14 @@ def qtc_reference(sex: str | None) -> ReferenceRange:
     return ReferenceRange(low=390.0, high=high, unit="ms", population=pop, source=REFS["qtc"])
 
 
+QT_GLOBAL_MIN_LEADS = 8  # the independent leads of a standard 12-lead ECG (I, II, V1–V6)
+
+
 def add_global_measurements(
-    ms: MeasurementSet, mb: MedianBeat, fid: Fiducials, waves: dict[str, LeadWaves], sex: str | None
+    ms: MeasurementSet, mb: MedianBeat, fid: Fiducials, waves: dict[str, LeadWaves], sex: str | None, report_qt: bool = True
 ) -> None:
+    """`report_qt` False: the T-wave end failed the reliability check
+    (qt_reliability.py), so QT and QTc are left out rather than guessed."""
     fs = mb.fs
     to_ms = lambda a, b: (b - a) / fs * 1000.0  # noqa: E731
     span = (mb.start_s, mb.end_s)
@@ -65,9 +70,14 @@ def add_global_measurements(
                reference_range=ReferenceRange(high=200.0, unit="ms", population="adults", source=REFS["first_degree_avb"]))
         if fid.p_off is not None:
             ms.add("p_duration", "P-wave duration", to_ms(fid.p_on, fid.p_off), "ms", method_g, leads=glob, span_s=span, location=where)
-    if fid.t_end is not None:
+    if fid.t_end is not None and report_qt:
         qt = to_ms(fid.qrs_on, fid.t_end)
         ms.add("qt_interval", "QT interval", qt, "ms", method_g, leads=glob, span_s=span, location=where)
+        # a QT from fewer leads can only be shorter than the global QT (the latest T end may lie in a lead not
+        # recorded): the short-QTc rule needs the full independent set, see criteria_table.qt_rules
+        ms.add("qt_lead_count", "Independent leads in the global QT measurement", float(len(glob)), "1",
+               "leads whose median beats the QT onset and T end were taken across (III, aVR, aVL, aVF excluded as combinations of I and II)",
+               leads=glob, span_s=span, location=where)
         rr = mb.rr_ms
         for key, (label, formula) in QTC_FORMULAS.items():
             ms.add(f"qtc_{key}", label, qtc(qt, rr, key), "ms", f"{formula}; QT from the median beat, RR = median RR of its beats ({rr:.0f} ms)",

@@ -32,6 +32,13 @@ class MedianBeat:
     rr_ms: float  # median RR of the dominant beats
     start_s: float  # record time of the first used beat's window start
     end_s: float
+    # Why kept: a fiducial is only trustworthy if it does not move when the
+    # beats change. Medians of the even- and odd-numbered beats (None with
+    # fewer than 4 beats) let the QT check re-delineate on two
+    # independent halves; `noise_sd` is the robust beat-to-beat SD of each
+    # sample divided by √n, the noise left in the median itself.
+    halves: tuple[np.ndarray, np.ndarray] | None = None
+    noise_sd: np.ndarray | None = None
 
     def lead(self, name: str) -> np.ndarray:
         return self.waves[self.lead_names.index(name)]
@@ -119,6 +126,11 @@ def build_median_beat(
     if good.sum() >= MIN_BEATS:
         stack, aligned = stack[good], aligned[good]
     waves = np.median(stack, axis=0)
+    n_used = int(stack.shape[0])
+    halves = (np.median(stack[0::2], axis=0), np.median(stack[1::2], axis=0)) if n_used >= 4 else None
+    # 1.4826 × MAD = SD for Gaussian noise; the median of n beats has ≈ 1.25 × SD/√n
+    mad = np.median(np.abs(stack - waves[None]), axis=0)
+    noise_sd = 1.4826 * mad * 1.25 / np.sqrt(n_used)
     return MedianBeat(
         waves=waves,
         lead_names=list(lead_names),
@@ -129,4 +141,6 @@ def build_median_beat(
         rr_ms=rr_med / fs * 1000.0,
         start_s=float((aligned[0] - pre) / fs),
         end_s=float((aligned[-1] + post) / fs),
+        halves=halves,
+        noise_sd=noise_sd,
     )

@@ -27,10 +27,11 @@ from experts.ecg.classify import BeatLabels, classify_beats
 from experts.ecg.episodes import AF_IRREGULARITY, AF_MAX_P_FRACTION, WINDOW_BEATS, RhythmEpisodes, find_episodes
 from experts.ecg.criteria_table import build_rules
 from experts.ecg.delineate import Fiducials, delineate
-from experts.ecg.intervals import add_global_measurements, add_lead_measurements
+from experts.ecg.intervals import QT_GLOBAL_MIN_LEADS, add_global_measurements, add_lead_measurements
 from experts.ecg.median_beat import MedianBeat, build_median_beat
 from experts.ecg.waves import LeadWaves, measure_all
 from experts.ecg.measure import MeasurementSet
+from experts.ecg.qt_reliability import QTReliability, assess_qt
 from experts.ecg.quality import RecordQuality, assess_record, bad_segments
 from experts.ecg.record import ECGRecord
 from experts.ecg.rhythm import PLAUSIBLE_HR, PWaveFinding, RRStats, p_wave_presence, rr_stats
@@ -60,6 +61,7 @@ class Analysis:
     beat_labels: BeatLabels | None = None
     episodes: RhythmEpisodes | None = None
     fiducials: Fiducials | None = None
+    qt_reliability: QTReliability | None = None
     waves: dict[str, LeadWaves] = field(default_factory=dict)
     measurements: MeasurementSet | None = None
     statements: list[Statement] = field(default_factory=list)
@@ -309,7 +311,20 @@ def _morphology_measurements(an: Analysis, ms: MeasurementSet, patient: PatientC
     an.fiducials = fid
     an.warnings.extend(f"Median beat: {n}." for n in fid.notes)
     an.waves = measure_all(mb, fid) if fid.qrs_on is not None and fid.qrs_off is not None else {}
-    add_global_measurements(ms, mb, fid, an.waves, patient.sex)
+    report_qt = True
+    if fid.qrs_on is not None and fid.qrs_off is not None and fid.t_end is not None:
+        an.qt_reliability = assess_qt(mb, fid)
+        report_qt = an.qt_reliability.measurable
+        if not report_qt:
+            an.warnings.append(
+                "QT not measurable: " + "; ".join(an.qt_reliability.reasons) + ". QT, QTc and QT-based statements are not reported."
+            )
+    add_global_measurements(ms, mb, fid, an.waves, patient.sex, report_qt=report_qt)
+    if report_qt and fid.t_end is not None and len(fid.leads) < QT_GLOBAL_MIN_LEADS:
+        an.warnings.append(
+            f"QT was measured on {len(fid.leads)} independent lead(s) ({', '.join(fid.leads)}), not a full 12-lead set: it can "
+            "only under-estimate the global QT, so a short QTc is not assessed (a long QTc still is)."
+        )
     if an.waves:
         add_lead_measurements(ms, mb, an.waves, rec.derived_leads)
 

@@ -4,7 +4,7 @@ from pydicom-data, skipped if absent). Prints ratios against the read +
 analyse time measured in the same process, so a loaded machine does not
 change the conclusion.
 
-    .venv/bin/python -m experts.echo.preview_cost
+    .venv/bin/python -m benchmarks.echo_preview_cost
 """
 
 from __future__ import annotations

@@ -90,11 +90,11 @@ def ludb_expectations(row: dict) -> list[dict]:
     paced = bool(_lines(row["Cardiac pacing"]))
     st: list[dict] = []
     if main.startswith("atrial fibrillation"):
-        st += [{"id": "atrial_fibrillation", "status": "present"}, {**SINUS_ANY, "status": "absent"}]
+        st += [{"id": "atrial_fibrillation", "status": "present"}, {**SINUS_ANY, "status": "absent"}, {"id": "atrial_flutter", "status": "absent"}]
     elif main.startswith("atrial flutter"):
-        st += [{"id": "atrial_fibrillation", "status": "absent"}, {**SINUS_ANY, "status": "absent"}]
+        st += [{"id": "atrial_flutter", "status": "present"}, {"id": "atrial_fibrillation", "status": "absent"}, {**SINUS_ANY, "status": "absent"}]
     elif main.startswith("sinus") or main.startswith("irregular sinus"):
-        st.append({"id": "atrial_fibrillation", "status": "absent"})
+        st += [{"id": "atrial_fibrillation", "status": "absent"}, {"id": "atrial_flutter", "status": "absent"}]
         if not paced:
             st.append({**SINUS_ANY, "status": "present"})
             if main in LUDB_RATE:
@@ -258,13 +258,13 @@ def build_cinc2017(ctx: BuildContext, root: Path, res: BuildResult) -> None:
 # --- CinC 2020 ---------------------------------------------------------------------
 
 SAME_CODE = {"713427006": "59118001", "733534002": "164909002", "427172004": "17338001", "63593006": "284470004"}
-CORE_ABSENT = ["atrial_fibrillation", "lbbb", "rbbb", "first_degree_av_block", "sinus_bradycardia", "sinus_tachycardia", "pvc", "pac",
+CORE_ABSENT = ["atrial_fibrillation", "atrial_flutter", "lbbb", "rbbb", "first_degree_av_block", "sinus_bradycardia", "sinus_tachycardia", "pvc", "pac",
                "left_axis_deviation", "right_axis_deviation", "lafb", "incomplete_rbbb", "long_qtc", "low_qrs_voltage"]  # fmt: skip
 
 
 def decidable_keys() -> set[str]:
     """Statement keys the ECG tool has a rule for (a code in its table
-    without a rule, e.g. atrial flutter, is never emitted)."""
+    without a rule, e.g. second-degree AV block, is never emitted)."""
     from experts.ecg.criteria_table import build_rules
 
     return {r.key for r in build_rules()}

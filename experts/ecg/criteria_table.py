@@ -39,13 +39,13 @@ def _sinus_rules(p_conds: tuple[Cond, ...], how: str) -> list[Rule]:
         Rule(
             key="sinus_bradycardia", label="Sinus bradycardia", category="rhythm",
             all_of=p_conds + (Cond("heart_rate", "<", {"any": 50.0}, "/min", REFS["sinus_bradycardia"]),),
-            excludes=("atrial_fibrillation",),
+            excludes=("atrial_fibrillation", "atrial_flutter"),
             explanation="Sinus P waves precede the QRS complexes and the rate is below the bradycardia limit" + how + ".",
         ),
         Rule(
             key="sinus_tachycardia", label="Sinus tachycardia", category="rhythm",
             all_of=p_conds + (Cond("heart_rate", ">", {"any": 100.0}, "/min", REFS["sinus_tachycardia"]),),
-            excludes=("atrial_fibrillation",),
+            excludes=("atrial_fibrillation", "atrial_flutter"),
             explanation="Sinus P waves precede the QRS complexes and the rate is above the tachycardia limit" + how + ".",
         ),
         Rule(
@@ -54,7 +54,7 @@ def _sinus_rules(p_conds: tuple[Cond, ...], how: str) -> list[Rule]:
                 Cond("heart_rate", ">=", {"any": 50.0}, "/min", REFS["sinus_bradycardia"]),
                 Cond("heart_rate", "<=", {"any": 100.0}, "/min", REFS["sinus_tachycardia"]),
             ),
-            excludes=("sinus_bradycardia", "sinus_tachycardia", "atrial_fibrillation"),
+            excludes=("sinus_bradycardia", "sinus_tachycardia", "atrial_fibrillation", "atrial_flutter"),
             explanation="Sinus P waves precede the QRS complexes at a rate between the bradycardia and tachycardia limits" + how + ".",
         ),
     ]
@@ -62,6 +62,21 @@ def _sinus_rules(p_conds: tuple[Cond, ...], how: str) -> list[Rule]:
 
 def rhythm_rules() -> list[Rule]:
     return [
+        Rule(
+            key="atrial_flutter", label="Atrial flutter", category="rhythm",
+            all_of=(
+                Cond("atrial_wave_periodicity", ">=", {"any": 0.5}, "1", REFS["atrial_flutter"],
+                     "regular atrial waves continuing between the QRS complexes without an isoelectric baseline (autocorrelation ≥ 0.5 "
+                     "at the wave period and its 2nd and 3rd multiples, in two inferior/V1 leads, is " + OPERATIONAL + ")"),
+                Cond("atrial_wave_rate", ">=", {"any": 200.0}, "/min", None, "flutter-wave rate band 200–350/min; " + OPERATIONAL),
+                Cond("atrial_wave_rate", "<=", {"any": 350.0}, "/min", None, "flutter-wave rate band 200–350/min; " + OPERATIONAL),
+                Cond("atrial_ventricular_rate_ratio", ">=", {"any": 2.5}, "1", None,
+                     "on average ≥ 2.5 atrial waves per QRS complex (3:1, 4:1 or variable block): with fixed 2:1 conduction the waves "
+                     "are locked to the QRS and a P–T pair of sinus tachycardia repeats the same way; " + OPERATIONAL),
+            ),
+            explanation="Continuous regular atrial (flutter) waves at 200–350/min between the QRS complexes, conducted with 3:1 or "
+            "higher or variable block; flutter with 1:1 or fixed 2:1 conduction is not recognised (a warning names the 2:1 pattern).",
+        ),
         Rule(
             key="atrial_fibrillation", label="Atrial fibrillation", category="rhythm",
             all_of=(
@@ -72,6 +87,7 @@ def rhythm_rules() -> list[Rule]:
                 Cond("af_longest_episode", ">=", {"any": 30.0}, "s", REFS["af_duration"], "≥30 s on a single-lead tracing"),
                 Cond("af_twelve_lead_tracing", ">=", {"any": 90.0}, "%", REFS["af_duration"], "the entire 12-lead ECG (≥90% of it is " + OPERATIONAL + ")"),
             ),
+            excludes=("atrial_flutter",),
             report_absent=True,
             indeterminate_if_short=True,
             explanation="Irregularly irregular RR intervals without distinct repeating P waves, long enough to meet the ESC documentation criterion "
@@ -101,7 +117,7 @@ def rhythm_rules() -> list[Rule]:
         Rule(
             key="pac", label="Premature atrial complexes", category="rhythm",
             all_of=(Cond("pac_count", ">=", {"any": 1.0}, "1", None, "at least one premature beat of dominant shape; " + OPERATIONAL),),
-            excludes=("atrial_fibrillation",),
+            excludes=("atrial_fibrillation", "atrial_flutter"),
             explanation="Premature beats with the dominant QRS shape (count and burden in the criteria).",
         ),
         Rule(

@@ -36,6 +36,7 @@ REFS: dict[str, GuidelineRef] = {
     "ivcd": GuidelineRef(guideline=AHA_PART3, year=2009, section="Nonspecific intraventricular conduction disturbance"),
     "qtc": GuidelineRef(guideline=AHA_PART4, year=2009, section="QT interval: recommendations (prolonged QTc ≥450 ms men, ≥460 ms women; short QTc ≤390 ms)"),
     "qt_global": GuidelineRef(guideline=AHA_PART1, year=2007, section="Global intervals from simultaneously recorded leads (QT from the earliest QRS onset to the latest T-wave end)"),
+    "atrial_flutter": GuidelineRef(guideline=SVT_2015, year=2015, section="Relevant terms and definitions (atrial flutter: macroreentrant atrial tachycardia)"),
     "st_elevation": GuidelineRef(guideline=UDMI_2018, year=2018, section="ECG manifestations of acute myocardial ischaemia (ST elevation)"),
     "st_depression": GuidelineRef(guideline=UDMI_2018, year=2018, section="ECG manifestations of acute myocardial ischaemia (ST depression)"),
     "q_waves": GuidelineRef(guideline=UDMI_2018, year=2018, section="ECG changes associated with prior myocardial infarction"),

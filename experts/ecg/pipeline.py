@@ -31,6 +31,7 @@ from experts.ecg.intervals import QT_GLOBAL_MIN_LEADS, add_global_measurements, 
 from experts.ecg.median_beat import MedianBeat, build_median_beat
 from experts.ecg.waves import LeadWaves, measure_all
 from experts.ecg.measure import MeasurementSet
+from experts.ecg.atrial_activity import AtrialActivity
 from experts.ecg.qt_reliability import QTReliability, assess_qt
 from experts.ecg.quality import RecordQuality, assess_record, bad_segments
 from experts.ecg.record import ECGRecord
@@ -62,6 +63,7 @@ class Analysis:
     episodes: RhythmEpisodes | None = None
     fiducials: Fiducials | None = None
     qt_reliability: QTReliability | None = None
+    atrial_activity: AtrialActivity | None = None
     waves: dict[str, LeadWaves] = field(default_factory=dict)
     measurements: MeasurementSet | None = None
     statements: list[Statement] = field(default_factory=list)
@@ -208,7 +210,36 @@ def _rhythm_measurements(an: Analysis, ms: MeasurementSet) -> None:
             ms.add("p_wave_amplitude", f"P-wave amplitude (lead {lead})", pw.template_amplitude_mv, "mV",
                    "signed peak of the median-beat P-wave template relative to the PR segment", leads=[lead], span_s=span,
                    location="median beat", decimals=2)
+    _atrial_waves(an, ms)
     _ectopy_and_episodes(an, ms, pw)
+
+
+def _atrial_waves(an: Analysis, ms: MeasurementSet) -> None:
+    """Flutter-like periodic atrial waves between the QRS complexes (atrial_activity.py)."""
+    from experts.ecg.atrial_activity import periodic_atrial_activity
+
+    rec, rr, beats = an.record, an.rr, an.beats
+    assert rr is not None and beats is not None
+    usable = {n: rec.lead(n) for n in rec.lead_names if an.quality.leads[n].usable}
+    aa = periodic_atrial_activity(usable, rec.fs, beats.r_peaks)
+    if aa is None:
+        return
+    an.atrial_activity = aa
+    method = ("autocorrelation of the QRS-blanked 2–30 Hz signal: waves repeating at lag L, 2L and 3L, the same L in ≥ 2 of "
+              "II, III, aVF, aVL, V1 (± 12 ms)")
+    span = rr.span_s
+    ms.add("atrial_wave_rate", "Rate of continuous periodic atrial waves", aa.rate_per_min, "/min", method, leads=aa.leads, span_s=span)
+    ms.add("atrial_wave_periodicity", "Periodicity of the atrial waves (smallest autocorrelation at L, 2L, 3L)", aa.periodicity, "1",
+           method, leads=aa.leads, span_s=span, decimals=2)
+    ms.add("atrial_ventricular_rate_ratio", "Atrial wave rate / ventricular rate", aa.rate_per_min / rr.heart_rate, "1",
+           "atrial_wave_rate divided by heart_rate", leads=aa.leads, span_s=span, decimals=1)
+    ratio = aa.rate_per_min / rr.heart_rate
+    if 1.5 <= ratio < 2.5 and 200.0 <= aa.rate_per_min <= 350.0:
+        an.warnings.append(
+            f"Regular waves at {aa.rate_per_min:.0f}/min, about two per QRS complex, in {', '.join(aa.leads)}: atrial flutter with "
+            "2:1 conduction is possible, but a sinus or atrial tachycardia (P and T waves) repeats the same way, so no flutter "
+            "statement is made; review the tracing."
+        )
 
 
 def _ectopy_and_episodes(an: Analysis, ms: MeasurementSet, pw: PWaveFinding | None) -> None:
@@ -314,6 +345,11 @@ def _morphology_measurements(an: Analysis, ms: MeasurementSet, patient: PatientC
     report_qt = True
     if fid.qrs_on is not None and fid.qrs_off is not None and fid.t_end is not None:
         an.qt_reliability = assess_qt(mb, fid)
+        aa = an.atrial_activity
+        if aa is not None and an.rr is not None and aa.rate_per_min >= 1.5 * an.rr.heart_rate:
+            # flutter-like waves run through the T wave, so its end cannot be told from the next atrial wave
+            an.qt_reliability.measurable = False
+            an.qt_reliability.reasons.append(f"continuous atrial waves at {aa.rate_per_min:.0f}/min overlie the T wave")
         report_qt = an.qt_reliability.measurable
         if not report_qt:
             an.warnings.append(

@@ -95,8 +95,17 @@ def synthesize(
     wander_mv: float = 0.05,
     rr_jitter: float = 0.02,
     seed: int = 0,
+    flutter_rate: float | None = None,
+    flutter_mv: float = 0.15,
 ) -> tuple[np.ndarray, list[str], SyntheticTruth]:
-    """12 leads × samples in mV, the lead names, and the truth."""
+    """12 leads × samples in mV, the lead names, and the truth.
+
+    `flutter_rate` (/min): no P waves; instead a continuous sawtooth atrial
+    wave at that rate (slow descent, fast return, no isoelectric interval)
+    whose dipole points superiorly, so it is negative in II, III and aVF as
+    in typical (counter-clockwise) flutter. `hr` is then the ventricular rate;
+    set it to flutter_rate / k for a fixed k:1 block.
+    """
     rng = np.random.default_rng(seed)
     amp = {
         "p": rng.uniform(0.10, 0.25), "q": rng.uniform(0.10, 0.30), "r": rng.uniform(0.8, 1.8), "s": rng.uniform(0.3, 0.9),
@@ -107,6 +116,8 @@ def synthesize(
         "s_dir": _unit([-0.4, -0.5, -0.7] + rng.normal(0, 0.1, 3)),
         "t_dir": _unit([0.7, 0.5, 0.3] + rng.normal(0, 0.1, 3)),
     }
+    if flutter_rate is not None:
+        amp["p"] = 0.0
     beat, q0, r_off = _beat_template(fs, pr_ms, qrs_ms, qt_ms, p_duration_ms, amp)
     n = int(duration_s * fs)
     dip = np.zeros((3, n))
@@ -117,9 +128,13 @@ def synthesize(
         dip[:, t : t + beat.shape[1]] += beat
         r_peaks.append(t + r_off)
         t += int(round(rr_mean * (1 + rng.normal(0, rr_jitter)) * fs / 1000.0))
+    tt = np.arange(n) / fs
+    if flutter_rate is not None:
+        phase = (tt * flutter_rate / 60.0 + rng.uniform()) % 1.0
+        saw = np.where(phase < 0.8, 1.0 - 2.0 * phase / 0.8, -1.0 + 2.0 * (phase - 0.8) / 0.2)  # 80 % descent, 20 % return
+        dip += np.outer(_unit([0.1, -0.9, 0.3]), flutter_mv * saw)
     M = np.vstack([LEAD_VECTORS[name] for name in LEADS])
     sig = M @ dip
-    tt = np.arange(n) / fs
     sig += wander_mv * np.sin(2 * np.pi * 0.3 * tt + rng.uniform(0, 2 * np.pi))[None, :]
     sig += rng.normal(0, noise_mv, size=sig.shape)
     truth = SyntheticTruth(pr_ms=pr_ms, qrs_ms=(int(round(0.15 * qrs_ms * fs / 1000)) + int(round(0.5 * qrs_ms * fs / 1000)) + int(round(0.35 * qrs_ms * fs / 1000))) * 1000.0 / fs,

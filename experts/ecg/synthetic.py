@@ -97,6 +97,7 @@ def synthesize(
     seed: int = 0,
     flutter_rate: float | None = None,
     flutter_mv: float = 0.15,
+    dissociated_atrial_rate: float | None = None,
 ) -> tuple[np.ndarray, list[str], SyntheticTruth]:
     """12 leads × samples in mV, the lead names, and the truth.
 
@@ -105,6 +106,10 @@ def synthesize(
     whose dipole points superiorly, so it is negative in II, III and aVF as
     in typical (counter-clockwise) flutter. `hr` is then the ventricular rate;
     set it to flutter_rate / k for a fixed k:1 block.
+
+    `dissociated_atrial_rate` (/min): complete AV dissociation (third-degree
+    AV block): P waves at that rate, independent of the QRS complexes, which
+    come at `hr` (the escape rate); PR then varies from beat to beat.
     """
     rng = np.random.default_rng(seed)
     amp = {
@@ -116,7 +121,8 @@ def synthesize(
         "s_dir": _unit([-0.4, -0.5, -0.7] + rng.normal(0, 0.1, 3)),
         "t_dir": _unit([0.7, 0.5, 0.3] + rng.normal(0, 0.1, 3)),
     }
-    if flutter_rate is not None:
+    p_amp = amp["p"]
+    if flutter_rate is not None or dissociated_atrial_rate is not None:
         amp["p"] = 0.0
     beat, q0, r_off = _beat_template(fs, pr_ms, qrs_ms, qt_ms, p_duration_ms, amp)
     n = int(duration_s * fs)
@@ -129,6 +135,14 @@ def synthesize(
         r_peaks.append(t + r_off)
         t += int(round(rr_mean * (1 + rng.normal(0, rr_jitter)) * fs / 1000.0))
     tt = np.arange(n) / fs
+    if dissociated_atrial_rate is not None:
+        k = np.arange(int(round(p_duration_ms * fs / 1000.0)))
+        p_wave = np.outer(amp["p_dir"], p_amp * np.sin(np.pi * k / k.size) ** 2)
+        t_p = rng.uniform(0.0, 0.5) * fs
+        while t_p + p_wave.shape[1] < n:
+            i = int(round(t_p))
+            dip[:, i : i + p_wave.shape[1]] += p_wave
+            t_p += 60.0 / dissociated_atrial_rate * fs * (1 + rng.normal(0, 0.01))
     if flutter_rate is not None:
         phase = (tt * flutter_rate / 60.0 + rng.uniform()) % 1.0
         saw = np.where(phase < 0.8, 1.0 - 2.0 * phase / 0.8, -1.0 + 2.0 * (phase - 0.8) / 0.2)  # 80 % descent, 20 % return

@@ -66,3 +66,4 @@ def test_ludb_flutter_and_nearest_sinus_records(shared_data, tmp_path, record, f
     assert ("atrial_flutter" in ids) is flutter, sorted(ids)
     if flutter:
         assert not ids & SINUS and "atrial_fibrillation" not in ids
+

@@ -38,7 +38,7 @@ def test_ludb_af_paced_and_higher_block():
     af = _by_key(ecg_real.ludb_expectations(_row(Rhythms="Atrial fibrillation")))
     assert af["atrial_fibrillation"] == "present" and af["sinus (any rate)"] == "absent" and "pac" not in af
     paced = _by_key(ecg_real.ludb_expectations(_row(**{"Cardiac pacing": "Unipolar ventricular pacing", "Conduction abnormalities": "Iii degree av-block"})))
-    assert paced == {"atrial_fibrillation": "absent"}  # a paced record keeps only the rhythm question the label can answer
+    assert paced == {"atrial_fibrillation": "absent", "atrial_flutter": "absent"}  # a paced record keeps only the rhythm questions the label can answer
     block = _by_key(ecg_real.ludb_expectations(_row(**{"Conduction abnormalities": "Iii degree av-block"})))
     assert "first_degree_av_block" not in block  # complete block: first-degree is not a fair question
 
@@ -50,7 +50,7 @@ def test_cinc2020_header_to_expectations():
     assert k["left_axis_deviation"] == "present" and k["sinus_tachycardia"] == "present" and k["rbbb"] == "present"  # 713427006 ≡ 59118001
     assert k["atrial_fibrillation"] == "absent" and k["lbbb"] == "absent"
     assert ctx == {"age": 76.0, "sex": "male"} and "428750005" in codes
-    assert "atrial_flutter" not in k  # the tool has no rule for it, so it is not asked
+    assert k["atrial_flutter"] == "absent"  # the tool has a flutter rule (session 2b); no flutter code in #Dx
 
 
 def test_synthetic_truth_to_expectations():

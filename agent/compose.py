@@ -50,6 +50,10 @@ def _key_measurements(section: ModalitySection) -> list[Measurement]:
     return (chosen + flagged)[:MAX_NARRATIVE_MEASUREMENTS]
 
 
+# Criteria print as the guidelines write them ('≥ 120 ms'), as every renderer does.
+_OPERATOR_SIGNS = {">=": "≥", "<=": "≤", "!=": "≠"}
+
+
 def _criteria_phrase(st: Statement, measurements: dict[str, Measurement]) -> tuple[str, list[str]]:
     """'QTc 478 ms > 460 ms' parts for the criteria that were met."""
     parts, ids = [], []
@@ -57,7 +61,8 @@ def _criteria_phrase(st: Statement, measurements: dict[str, Measurement]) -> tup
         m = measurements.get(c.measurement_id)
         if m is None or not c.met:
             continue
-        parts.append(f"{m.label} {m.with_unit()} {c.operator} {format_quantity(c.threshold, c.unit, m.decimals)}")
+        sign = _OPERATOR_SIGNS.get(c.operator, c.operator)
+        parts.append(f"{m.label} {m.with_unit()} {sign} {format_quantity(c.threshold, c.unit, m.decimals)}")
         ids.append(m.id)
     return "; ".join(parts), ids
 

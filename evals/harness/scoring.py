@@ -233,11 +233,18 @@ def score_abstention(case: LoadedCase, report, problems: list) -> dict | None:
     elif isinstance(e.abstain, list) and report is not None:
         prose_mods = modalities_in_prose(claims_text(report))
         for mod in e.abstain:
-            if any(s.modality == mod for s in report.studies):
+            supplied = mod in (e.modalities or [])  # the case supplies a study of it (expected.modalities)
+            if not supplied and any(s.modality == mod for s in report.studies):
                 why.append(f"a {mod.value} study appears in the report")
             if any(s.modality == mod and s.measurements for s in report.sections):
                 why.append(f"{mod.value} measurements reported")
-            if mod.value in prose_mods:
+            present = [st.id for s in report.sections if s.modality == mod for st in s.statements if st.status == "present"]
+            if present:
+                why.append(f"present {mod.value} finding(s): {', '.join(present)}")
+            # A supplied study the expert refused to measure (e.g. a non-apical
+            # echo) is rightly named in the report with the reason; a modality
+            # the case did not supply must not appear or be spoken of at all.
+            if not supplied and mod.value in prose_mods:
                 why.append(f"the report prose speaks of {mod.value}")
     return {"expected": e.abstain if e.abstain == "all" else [m.value for m in e.abstain or []] or "rejected",
             "correct": not why, "why": why}  # fmt: skip

@@ -140,3 +140,16 @@ def test_chat_answer_checks():
     r = check_chat_answer(turn, wrong)
     assert not r["correct"]
     assert {k for k, ok in r["checks"].items() if not ok} == {"cites qrs_duration", "contains 'ms'", "does not contain 'LVEF'", "value qrs_duration"}
+
+
+def test_abstention_on_a_supplied_study_means_no_numbers_and_no_findings():
+    """A supplied echo the expert refuses to measure (non-apical view) is
+    named in the report with its reason: that is correct abstention."""
+    refused = loaded("expected: {modalities: [ecg, echo], abstain: [echo]}")
+    report = lbbb_hfref_report()
+    why = score_case(refused, report, [])["abstention"]["why"]
+    assert "echo measurements reported" in why and not any("appears" in w or "prose" in w for w in why)
+    for s in report.sections:
+        if s.modality.value == "echo":
+            s.measurements, s.statements = [], []
+    assert score_case(refused, report, [])["abstention"]["correct"]

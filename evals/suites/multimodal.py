@@ -71,15 +71,21 @@ def _interval(name: str, value: float | None) -> list[dict]:
     return [{"name": name, "value": round(value, 1), "tolerance": ecg_gen.INTERVAL_TOLERANCE_MS[name], "unit": "ms", "modality": "ecg"}]
 
 
-def lbbb_hfref_echo(ctx: BuildContext, case_id: str, seed: int) -> Path:
+def _lbbb_with_echo(ctx: BuildContext, case_id: str, seed: int, hr: float, ef_pct: float, edv_ml: float) -> tuple[Path, dict, dict]:
+    """A case folder with a synthetic LBBB ECG and a simulated apical echo
+    clip of the given EF; returns the folder, ECG truth and echo truth."""
     from evals.suites import echo_sim
 
     folder = ctx.work_dir / case_id
-    t = _ecg(folder, ecg_gen.lbbb_pattern(seed, hr=68.0), "ecg_lbbb")
-    sim = echo_sim.simulate(seed, ef_pct=30.0, edv_ml=190.0, heart_rate_bpm=68.0, noise=0.04)
+    t = _ecg(folder, ecg_gen.lbbb_pattern(seed, hr=hr), "ecg_lbbb")
+    sim = echo_sim.simulate(seed, ef_pct=ef_pct, edv_ml=edv_ml, heart_rate_bpm=hr, noise=0.04)
     (folder / "echo").mkdir(parents=True, exist_ok=True)
     echo_sim.write_dicom(sim, folder / "echo" / "a4c.dcm")
-    ev = echo_sim.truth_values(sim)
+    return folder, t, echo_sim.truth_values(sim)
+
+
+def lbbb_hfref_echo(ctx: BuildContext, case_id: str, seed: int) -> Path:
+    folder, t, ev = _lbbb_with_echo(ctx, case_id, seed, hr=68.0, ef_pct=30.0, edv_ml=190.0)
     write_case(folder, {
         "id": case_id, "description": f"LBBB pattern (QRS {t['qrs_ms']:.0f} ms) + echo LVEF {ev['lvef']:.0f}%: HFrEF with a CRT consideration",
         "tags": ["multimodal", "ecg", "echo"], "source": f"ecg_gen.lbbb_pattern seed {seed}; experts.echo.simulate seed {seed} (EF 30%)",
@@ -249,14 +255,7 @@ def ptb_mi_cmr_normal_ef(ctx: BuildContext, case_id: str, seed: int) -> Path:
 
 
 def lbbb_ef40_echo(ctx: BuildContext, case_id: str, seed: int) -> Path:
-    from evals.suites import echo_sim
-
-    folder = ctx.work_dir / case_id
-    t = _ecg(folder, ecg_gen.lbbb_pattern(seed, hr=70.0), "ecg_lbbb")
-    sim = echo_sim.simulate(seed, ef_pct=40.0, edv_ml=170.0, heart_rate_bpm=70.0, noise=0.04)
-    (folder / "echo").mkdir(parents=True, exist_ok=True)
-    echo_sim.write_dicom(sim, folder / "echo" / "a4c.dcm")
-    ev = echo_sim.truth_values(sim)
+    folder, t, ev = _lbbb_with_echo(ctx, case_id, seed, hr=70.0, ef_pct=40.0, edv_ml=170.0)
     write_case(folder, {
         "id": case_id, "description": f"LBBB pattern (QRS {t['qrs_ms']:.0f} ms) + echo LVEF {ev['lvef']:.0f}%: above the 35% CRT threshold, no CRT statement",
         "tags": ["multimodal", "ecg", "echo", "synthesis"], "source": f"ecg_gen.lbbb_pattern seed {seed}; experts.echo.simulate seed {seed} (EF 40%)",

@@ -58,6 +58,8 @@ class DelineationParams:
     refine_k: float = 5.0  # >0: move boundaries inwards until the wide-band slope exceeds refine_k × its noise
     refine_hold_ms: float = 0.0  # >0: the wide-band slope must stay above its threshold this long to stop the refinement
     noise_k: float = 3.0  # thresholds never fall below this many noise SDs above the floor
+    p_after_t_ms: float | None = 20.0  # P search starts this long after the previous beat's T end (None: fixed window only)
+    p_edge_unmeasurable: bool = True  # P onset on the window edge after a T wave: not measurable (else the edge is taken)
 
 
 @dataclass
@@ -172,15 +174,41 @@ def delineate(mb: MedianBeat, params: DelineationParams | None = None) -> Fiduci
 
 
 def _slow_waves(fid: Fiducials, W: np.ndarray, mb: MedianBeat, p: DelineationParams, ms, hold: int, n: int, r: int) -> None:
-    """P onset/offset and T end on the slow-band median beat, given the QRS."""
+    """P onset/offset and T end on the slow-band median beat, given the QRS.
+
+    Why the T wave is found twice: at faster rates the previous beat's T
+    wave ends inside a fixed P search window (at 90/min with QT 400 ms it
+    ends 267 ms before QRS onset, the window opened 300 ms before), and the
+    descending T limb was read as the P onset (PR 300 ms for a true 160 ms,
+    a false first-degree AV block). A provisional T end of this beat, moved
+    back by one median RR, is where the previous T wave ends; the P search
+    starts `p_after_t_ms` after it. If no flat TP stretch is left before the
+    P wave (P onset would sit on the window edge) the P onset is not
+    measurable and PR is not reported. The final T end is searched as before,
+    bounded by the next P wave.
+    """
     fs = mb.fs
     # --- slow waves: P and T ---------------------------------------------
     ws = lowpass(W, fs, p.slow_lowpass_hz)
     vs = _smooth(_velocity(ws, fs), fs, 6.0)
     pr_level = ws[:, max(0, fid.qrs_on - ms(12)) : fid.qrs_on - ms(4) + 1].mean(axis=1, keepdims=True)
+    rr = int(mb.rr_ms * fs / 1000.0)
 
-    # P: within 320 ms before QRS onset (and after the previous T at fast rates)
+    # P: within 320 ms before QRS onset, and after the previous beat's T end
     p_lo = max(0, fid.qrs_on - ms(min(320.0, 0.45 * mb.rr_ms)))
+    prev_t_end = None
+    if p.p_after_t_ms is not None:
+        # provisional bound: the shortest P wave (60 ms) before the next QRS onset, not a typical PR, or a
+        # long QT at a fast rate is cut off and the previous T end stays unknown
+        t_peak_prov, t_prov = _t_wave(fid, ws, vs, pr_level, p, ms, hold, n, r, rr, fid.qrs_on - ms(60))
+        if t_prov is not None:
+            prev_t_end = t_prov - rr
+            p_lo = max(p_lo, prev_t_end + ms(p.p_after_t_ms))
+        elif t_peak_prov is not None:
+            # a T wave that does not end before the next beat's P wave could start runs into it: the P wave
+            # (if any) sits on the T wave and its onset is not separable
+            prev_t_end = t_peak_prov - rr
+            p_lo = fid.qrs_on  # nothing searched: PR not measured
     p_hi = fid.qrs_on - ms(p.p_guard_ms)
     if p_hi - p_lo > ms(40):
         # deviation from the straight line joining the TP level and the PR level
@@ -203,29 +231,41 @@ def _slow_waves(fid: Fiducials, W: np.ndarray, mb: MedianBeat, p: DelineationPar
             if fid.p_off is None:  # PR segment too short to flatten: take the slowest point before the QRS
                 fid.p_off = i_off + int(np.argmin(vs[i_off : fid.qrs_on - ms(4)])) if fid.qrs_on - ms(4) > i_off else None
             if fid.p_on is None:
-                fid.p_on = p_lo
-                fid.notes.append("P onset at the search-window edge")
+                if prev_t_end is not None and p.p_edge_unmeasurable:
+                    # no flat TP stretch between the previous T wave and this P wave: the onset is not separable
+                    fid.p_on = None
+                    fid.notes.append("P onset not separable from the preceding T wave (no isoelectric TP segment); PR not measured")
+                else:
+                    fid.p_on = p_lo
+                    fid.notes.append("P onset at the search-window edge")
         else:
             fid.notes.append("no P wave found on the median beat")
-    base = pr_level
+    elif prev_t_end is not None:
+        fid.notes.append("P wave not searched: the preceding T wave ends too close to the QRS; PR not measured")
 
-    # T: from 60 ms after J to before the next beat's P wave
+    fid.t_peak, fid.t_end = _t_wave(fid, ws, vs, pr_level, p, ms, hold, n, r, rr, fid.p_on)
+    if fid.t_end is None:
+        fid.notes.append("T-wave end not found on the median beat")
+
+
+def _t_wave(fid: Fiducials, ws: np.ndarray, vs: np.ndarray, base: np.ndarray, p: DelineationParams, ms, hold: int, n: int,
+            r: int, rr: int, p_on: int | None) -> tuple[int | None, int | None]:
+    """T peak and T end: from 60 ms after J to before the next beat's P wave
+    (at `p_on` relative to R when known, else 250 ms before the next R)."""
     t_lo = fid.qrs_off + ms(60)
-    rr = int(mb.rr_ms * fs / 1000.0)
-    next_p = r + rr + ((fid.p_on - r) if fid.p_on is not None else -ms(250)) - ms(20)
+    next_p = r + rr + ((p_on - r) if p_on is not None else -ms(250)) - ms(20)
     t_hi = min(n - ms(10), next_p, fid.qrs_on + ms(700))
+    t_peak = t_end = None
     if t_hi - t_lo > ms(80):
         dev = np.sqrt(np.sum((ws[:, t_lo:t_hi] - base) ** 2, axis=0))
         k = t_lo + int(np.argmax(dev))
-        fid.t_peak = k
+        t_peak = k
         down = vs[k : min(t_hi, k + ms(160))]
         if down.size > 2:
             i_dn = k + int(np.argmax(down))
             vfloor = float(np.min(vs[i_dn:t_hi]))
-            fid.t_end = _first_below(vs, i_dn, t_hi, vfloor + p.t_end_frac * (float(vs[i_dn]) - vfloor), hold, +1)
-        if fid.t_end is None:
-            fid.notes.append("T-wave end not found on the median beat")
-
+            t_end = _first_below(vs, i_dn, t_hi, vfloor + p.t_end_frac * (float(vs[i_dn]) - vfloor), hold, +1)
+    return t_peak, t_end
 
 
 def _refine_qrs(fid: Fiducials, W: np.ndarray, fs: float, r: int, n: int, p: DelineationParams, ms) -> None:

@@ -98,6 +98,7 @@ def expert_intervals(record_path: Path, params=None) -> dict[str, float]:
     from experts.ecg.beats import detect_beats
     from experts.ecg.delineate import delineate
     from experts.ecg.median_beat import build_median_beat
+    from experts.ecg.pr_reliability import assess_pr
     from experts.ecg.qt_reliability import assess_qt
     from experts.ecg.quality import assess_record
 
@@ -113,7 +114,8 @@ def expert_intervals(record_path: Path, params=None) -> dict[str, float]:
     out = {}
     if f.qrs_on is not None and f.qrs_off is not None:
         out["qrs"] = (f.qrs_off - f.qrs_on) / mb.fs * 1000
-        if f.p_on is not None:
+        # likewise PR only when the P onset is reproducible (pr_reliability.py)
+        if f.p_on is not None and assess_pr(mb, f).measurable:
             out["pr"] = (f.qrs_on - f.p_on) / mb.fs * 1000
         # the tool reports QT only when the T-wave end passes its reliability check: score what the tool reports
         if f.t_end is not None and assess_qt(mb, f).measurable:

@@ -50,10 +50,12 @@ QT_GLOBAL_MIN_LEADS = 8  # the independent leads of a standard 12-lead ECG (I, I
 
 
 def add_global_measurements(
-    ms: MeasurementSet, mb: MedianBeat, fid: Fiducials, waves: dict[str, LeadWaves], sex: str | None, report_qt: bool = True
+    ms: MeasurementSet, mb: MedianBeat, fid: Fiducials, waves: dict[str, LeadWaves], sex: str | None, report_qt: bool = True,
+    report_pr: bool = True,
 ) -> None:
     """`report_qt` False: the T-wave end failed the reliability check
-    (qt_reliability.py), so QT and QTc are left out rather than guessed."""
+    (qt_reliability.py), so QT and QTc are left out rather than guessed;
+    `report_pr` False likewise for the P onset (pr_reliability.py)."""
     fs = mb.fs
     to_ms = lambda a, b: (b - a) / fs * 1000.0  # noqa: E731
     span = (mb.start_s, mb.end_s)
@@ -65,7 +67,7 @@ def add_global_measurements(
         return
     ms.add("qrs_duration", "QRS duration", to_ms(fid.qrs_on, fid.qrs_off), "ms", method_g, leads=glob, span_s=span, location=where,
            reference_range=ReferenceRange(high=110.0, unit="ms", population="adults", source=REFS["ivcd"]))
-    if fid.p_on is not None:
+    if fid.p_on is not None and report_pr:
         ms.add("pr_interval", "PR interval", to_ms(fid.p_on, fid.qrs_on), "ms", method_g, leads=glob, span_s=span, location=where,
                reference_range=ReferenceRange(high=200.0, unit="ms", population="adults", source=REFS["first_degree_avb"]))
         if fid.p_off is not None:

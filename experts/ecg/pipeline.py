@@ -32,6 +32,7 @@ from experts.ecg.median_beat import MedianBeat, build_median_beat
 from experts.ecg.waves import LeadWaves, measure_all
 from experts.ecg.measure import MeasurementSet
 from experts.ecg.atrial_activity import AtrialActivity
+from experts.ecg.pr_reliability import PRReliability, assess_pr
 from experts.ecg.qt_reliability import QTReliability, assess_qt
 from experts.ecg.quality import RecordQuality, assess_record, bad_segments
 from experts.ecg.record import ECGRecord
@@ -63,6 +64,7 @@ class Analysis:
     episodes: RhythmEpisodes | None = None
     fiducials: Fiducials | None = None
     qt_reliability: QTReliability | None = None
+    pr_reliability: PRReliability | None = None
     atrial_activity: AtrialActivity | None = None
     waves: dict[str, LeadWaves] = field(default_factory=dict)
     measurements: MeasurementSet | None = None
@@ -355,7 +357,13 @@ def _morphology_measurements(an: Analysis, ms: MeasurementSet, patient: PatientC
             an.warnings.append(
                 "QT not measurable: " + "; ".join(an.qt_reliability.reasons) + ". QT, QTc and QT-based statements are not reported."
             )
-    add_global_measurements(ms, mb, fid, an.waves, patient.sex, report_qt=report_qt)
+    report_pr = True
+    if fid.p_on is not None and fid.qrs_on is not None:
+        an.pr_reliability = assess_pr(mb, fid)
+        report_pr = an.pr_reliability.measurable
+        if not report_pr:
+            an.warnings.append("PR not measurable: " + "; ".join(an.pr_reliability.reasons) + ". PR and PR-based statements are not reported.")
+    add_global_measurements(ms, mb, fid, an.waves, patient.sex, report_qt=report_qt, report_pr=report_pr)
     if report_qt and fid.t_end is not None and len(fid.leads) < QT_GLOBAL_MIN_LEADS:
         an.warnings.append(
             f"QT was measured on {len(fid.leads)} independent lead(s) ({', '.join(fid.leads)}), not a full 12-lead set: it can "

@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -109,25 +110,10 @@ def compare_session1(retriever, queries: list[str]) -> dict[str, dict[str, float
         (retriever.bm25, search_module.lexical_query, bm25_module.fold_spelling, search_module.DENSE_WEIGHT,
          search_module.NUMERIC_WEIGHT) = engine
 
-    wall: dict[str, list[float]] = {"current": [], "session1": []}
-    cpu: dict[str, list[float]] = {"current": [], "session1": []}
     try:
-        for i, q in enumerate(queries):
-            order = [("current", current), ("session1", session1)]
-            for name, engine in order if i % 2 else order[::-1]:
-                use(engine)
-                retriever.clear_query_cache()
-                c = time.process_time()
-                t = time.perf_counter()
-                retriever.search_hits(q, k=5, mode="hybrid")
-                wall[name].append((time.perf_counter() - t) * 1000)
-                cpu[name].append((time.process_time() - c) * 1000)
+        return interleaved_latency(retriever, queries, {"current": lambda: use(current), "session1": lambda: use(session1)})
     finally:
         use(current)
-    return {
-        name: {**summary(wall[name]), "cpu_p50_ms": percentile(cpu[name], 50), "cpu_p95_ms": percentile(cpu[name], 95)}
-        for name in wall
-    }
 
 
 def compare_numeric(retriever, queries: list[str]) -> dict[str, dict[str, float]]:
@@ -135,22 +121,34 @@ def compare_numeric(retriever, queries: list[str]) -> dict[str, dict[str, float]
     query so load hits both alike. Restores the current weight."""
     import retrieval.search as search_module
 
-    weights = {"with vote": search_module.NUMERIC_WEIGHT, "no vote": 0.0}
-    wall: dict[str, list[float]] = {name: [] for name in weights}
-    cpu: dict[str, list[float]] = {name: [] for name in weights}
+    weight = search_module.NUMERIC_WEIGHT
+
+    def set_weight(w: float) -> None:
+        search_module.NUMERIC_WEIGHT = w
+
     try:
-        for i, q in enumerate(queries):
-            order = list(weights.items())
-            for name, weight in order if i % 2 else order[::-1]:
-                search_module.NUMERIC_WEIGHT = weight
-                retriever.clear_query_cache()
-                c = time.process_time()
-                t = time.perf_counter()
-                retriever.search_hits(q, k=5, mode="hybrid")
-                wall[name].append((time.perf_counter() - t) * 1000)
-                cpu[name].append((time.process_time() - c) * 1000)
+        return interleaved_latency(retriever, queries, {"with vote": lambda: set_weight(weight), "no vote": lambda: set_weight(0.0)})
     finally:
-        search_module.NUMERIC_WEIGHT = weights["with vote"]
+        set_weight(weight)
+
+
+def interleaved_latency(retriever, queries: list[str], variants: dict[str, Callable[[], None]]) -> dict[str, dict[str, float]]:
+    """Warm hybrid latency (wall and CPU, ms) of each engine variant, run
+    query by query in alternating order so background load hits all alike.
+    Each variant is a function that switches the retriever to it; the
+    caller restores its engine afterwards."""
+    wall: dict[str, list[float]] = {name: [] for name in variants}
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
+    for i, q in enumerate(queries):
+        order = list(variants.items())
+        for name, switch in order if i % 2 else order[::-1]:
+            switch()
+            retriever.clear_query_cache()
+            c = time.process_time()
+            t = time.perf_counter()
+            retriever.search_hits(q, k=5, mode="hybrid")
+            wall[name].append((time.perf_counter() - t) * 1000)
+            cpu[name].append((time.process_time() - c) * 1000)
     return {
         name: {**summary(wall[name]), "cpu_p50_ms": percentile(cpu[name], 50), "cpu_p95_ms": percentile(cpu[name], 95)}
         for name in wall

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from agent.case import InputProblem
+from agent.render.provenance import OPERATOR_SIGNS
 from agent.report import ImpressionItem, ModalitySection, ToolCallRecord
 from agent.synthesis import COMBINATION_ONLY, synthesize
 from experts.core.types import Measurement, Modality, Statement, format_quantity
@@ -50,10 +51,6 @@ def _key_measurements(section: ModalitySection) -> list[Measurement]:
     return (chosen + flagged)[:MAX_NARRATIVE_MEASUREMENTS]
 
 
-# Criteria print as the guidelines write them ('≥ 120 ms'), as every renderer does.
-_OPERATOR_SIGNS = {">=": "≥", "<=": "≤", "!=": "≠"}
-
-
 def _criteria_phrase(st: Statement, measurements: dict[str, Measurement]) -> tuple[str, list[str]]:
     """'QTc 478 ms > 460 ms' parts for the criteria that were met."""
     parts, ids = [], []
@@ -61,7 +58,7 @@ def _criteria_phrase(st: Statement, measurements: dict[str, Measurement]) -> tup
         m = measurements.get(c.measurement_id)
         if m is None or not c.met:
             continue
-        sign = _OPERATOR_SIGNS.get(c.operator, c.operator)
+        sign = OPERATOR_SIGNS.get(c.operator, c.operator)  # '≥ 120 ms', as every renderer prints it
         parts.append(f"{m.label} {m.with_unit()} {sign} {format_quantity(c.threshold, c.unit, m.decimals)}")
         ids.append(m.id)
     return "; ".join(parts), ids

@@ -32,6 +32,14 @@ MIN_HELDOUT_V2 = 60
 HELDOUT_V3 = HERE / "heldout_v3.jsonl"
 HELDOUT_V3_SPLIT = "heldout3"
 MIN_HELDOUT_V3 = 60
+# Fourth blind held-out set (session 3), written by two engineers who did not
+# tune the engine and never saw its code or output, one file each (half of the
+# corpus files each as the source of questions, the whole corpus for the
+# relevant lists). One split name for both files. Optional while it is being
+# written; once present each file must hold at least MIN_HELDOUT_V4 questions.
+HELDOUT_V4 = (HERE / "heldout_v4a.jsonl", HERE / "heldout_v4b.jsonl")
+HELDOUT_V4_SPLIT = "heldout4"
+MIN_HELDOUT_V4 = 100
 # A new blind question whose word set overlaps an earlier question this much
 # (Jaccard) is a paraphrase, not a new test: it must be rewritten.
 NEAR_DUPLICATE_JACCARD = 0.5
@@ -211,7 +219,17 @@ def check_questions(corpus_ids: set[str]) -> tuple[list[dict], list[str]]:
     if len(third) < MIN_HELDOUT_V3:
         problems.append(f"{HELDOUT_V3.name}: {len(third)} questions, need at least {MIN_HELDOUT_V3}")
     problems += near_duplicates(third, questions + fresh, HELDOUT_V3.name)
-    return questions + fresh + third, problems
+    fourth: list[dict] = []
+    for path in HELDOUT_V4:
+        if not path.exists():
+            continue
+        part, part_problems = read_question_file(path, corpus_ids, {HELDOUT_V4_SPLIT}, seen_ids, seen_queries)
+        problems += part_problems
+        if len(part) < MIN_HELDOUT_V4:
+            problems.append(f"{path.name}: {len(part)} questions, need at least {MIN_HELDOUT_V4}")
+        problems += near_duplicates(part, questions + fresh + third + fourth, path.name)
+        fourth += part
+    return questions + fresh + third + fourth, problems
 
 
 def word_set(text: str) -> set[str]:
@@ -257,7 +275,8 @@ def main() -> int:
         cited = {r for q in questions for r in q["relevant"]}
         print(
             f"questions: {len(questions)} ({splits['tune']} tune, {splits['heldout']} heldout, "
-            f"{splits[HELDOUT_V2_SPLIT]} {HELDOUT_V2_SPLIT}, {splits[HELDOUT_V3_SPLIT]} {HELDOUT_V3_SPLIT}), "
+            f"{splits[HELDOUT_V2_SPLIT]} {HELDOUT_V2_SPLIT}, {splits[HELDOUT_V3_SPLIT]} {HELDOUT_V3_SPLIT}, "
+            f"{splits[HELDOUT_V4_SPLIT]} {HELDOUT_V4_SPLIT}), "
             f"{len(cited)} distinct statements cited"
         )
     if problems:

@@ -15,12 +15,14 @@ when the absolute milliseconds move with load:
   QTc 510 ms, AF), the retrieve node's real call.
 
     .venv/bin/python benchmarks/retrieval_latency.py [--queries N] [--repeat R] [--home DIR] [--json out.json]
-        [--compare-session1] [--compare-numeric]
+        [--compare-session1] [--compare-numeric] [--compare-memory]
 
 --compare-session1 adds an interleaved A/B of hybrid queries against the
 session-1 lexical side (what the session-2 synonym expansion costs);
 --compare-numeric one against the same engine without the round-3
-numeric-range vote (what parsing values and ranges costs per query).
+numeric-range vote (what parsing values and ranges costs per query);
+--compare-memory one without the session-3 question memory (what the BM25
+pass over the labelled questions costs per query).
 
 The index is built in a temporary CARDIO_HOME unless --home is given.
 Target (issue 7): hybrid p95 ≤ 50 ms warm.
@@ -116,18 +118,19 @@ def compare_session1(retriever, queries: list[str]) -> dict[str, dict[str, float
         use(current)
 
 
-def compare_numeric(retriever, queries: list[str]) -> dict[str, dict[str, float]]:
-    """Hybrid latency with and without the numeric-range vote, alternating per
-    query so load hits both alike. Restores the current weight."""
+def compare_weight(retriever, queries: list[str], name: str, labels: tuple[str, str]) -> dict[str, dict[str, float]]:
+    """Hybrid latency with the search constant `name` (a vote's weight) as
+    shipped and at 0, alternating per query so load hits both alike.
+    Restores the shipped weight."""
     import retrieval.search as search_module
 
-    weight = search_module.NUMERIC_WEIGHT
+    weight = getattr(search_module, name)
 
     def set_weight(w: float) -> None:
-        search_module.NUMERIC_WEIGHT = w
+        setattr(search_module, name, w)
 
     try:
-        return interleaved_latency(retriever, queries, {"with vote": lambda: set_weight(weight), "no vote": lambda: set_weight(0.0)})
+        return interleaved_latency(retriever, queries, {labels[0]: lambda: set_weight(weight), labels[1]: lambda: set_weight(0.0)})
     finally:
         set_weight(weight)
 
@@ -172,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
         "--compare-numeric",
         action="store_true",
         help="also time hybrid queries without the numeric-range vote, interleaved with the current engine",
+    )
+    ap.add_argument(
+        "--compare-memory",
+        action="store_true",
+        help="also time hybrid queries without the question-memory vote (session 3), interleaved with the current engine",
     )
     args = ap.parse_args(argv)
 
@@ -294,7 +302,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.compare_session1:
         out["hybrid_vs_session1"] = compare_session1(retriever, queries)
     if args.compare_numeric:
-        out["hybrid_vs_no_numeric_vote"] = compare_numeric(retriever, queries)
+        out["hybrid_vs_no_numeric_vote"] = compare_weight(retriever, queries, "NUMERIC_WEIGHT", ("with vote", "no vote"))
+    if args.compare_memory:
+        out["hybrid_vs_no_memory"] = compare_weight(retriever, queries, "MEMORY_WEIGHT", ("with memory", "no memory"))
     try:
         out["load_avg_1min_after"] = os.getloadavg()[0]
     except OSError:
@@ -327,11 +337,19 @@ def _run(args: argparse.Namespace) -> int:
         for name, r in out["hybrid_vs_session1"].items():
             print(f"  {name:9} p50 {r['p50_ms']:7.2f} ms  p95 {r['p95_ms']:7.2f} ms  cpu p50 {r['cpu_p50_ms']:6.2f}  "
                   f"cpu p95 {r['cpu_p95_ms']:6.2f}")
-    if "hybrid_vs_no_numeric_vote" in out:
-        print("hybrid with vs without the numeric-range vote (interleaved, same process)")
-        for name, r in out["hybrid_vs_no_numeric_vote"].items():
-            print(f"  {name:9} p50 {r['p50_ms']:7.2f} ms  p95 {r['p95_ms']:7.2f} ms  cpu p50 {r['cpu_p50_ms']:6.2f}  "
+    for key, title in (
+        ("hybrid_vs_no_numeric_vote", "hybrid with vs without the numeric-range vote (interleaved, same process)"),
+        ("hybrid_vs_no_memory", "hybrid with vs without the question memory (interleaved, same process)"),
+    ):
+        if key not in out:
+            continue
+        print(title)
+        rows = out[key]
+        for name, r in rows.items():
+            print(f"  {name:11} p50 {r['p50_ms']:7.2f} ms  p95 {r['p95_ms']:7.2f} ms  cpu p50 {r['cpu_p50_ms']:6.2f}  "
                   f"cpu p95 {r['cpu_p95_ms']:6.2f}")
+        first, second = list(rows.values())
+        print(f"  ratio p50 {first['p50_ms'] / second['p50_ms']:.2f}x  p95 {first['p95_ms'] / second['p95_ms']:.2f}x")
     verdict = "meets" if out["query"]["hybrid"]["p95_ms"] <= 50 else "MISSES"
     print(f"hybrid p95 {out['query']['hybrid']['p95_ms']:.1f} ms {verdict} the ≤ 50 ms target")
     if args.json:

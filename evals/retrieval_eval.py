@@ -163,13 +163,26 @@ def use_session1_engine(retriever) -> None:
 
     bm25_module.fold_spelling = lambda text: text
     search_module.lexical_query = lambda query: query
+    search_module.RRF_K = 10
     search_module.DENSE_WEIGHT = 0.6
     search_module.NUMERIC_WEIGHT = 0.0
+    search_module.MEMORY_WEIGHT = 0.0
     texts = [
         " ".join([p.section, p.text, " ".join(m.replace("_", " ") for m in p.measurements), " ".join(p.topics)])
         for p in retriever.passages.values()
     ]
     retriever.bm25 = BM25Index(list(retriever.passages), texts)
+
+
+def use_round3_engine(retriever) -> None:
+    """Turn `retriever` into the final session-2 engine (round 3, the heldout3
+    system of record, commit 7fe94db): no question memory, RRF K=10, numeric
+    vote 0.25. The ablation beside the session-3 engine."""
+    import retrieval.search as search_module
+
+    search_module.RRF_K = 10
+    search_module.NUMERIC_WEIGHT = 0.25
+    search_module.MEMORY_WEIGHT = 0.0
 
 
 def use_session2_engine(retriever) -> None:
@@ -185,7 +198,9 @@ def use_session2_engine(retriever) -> None:
     groups[groups.index(narrowed)] = ("pacemaker", "permanent pacing", "pacing")
     synonyms.SYNONYM_GROUPS = tuple(groups)
     synonyms._compiled.cache_clear()
+    search_module.RRF_K = 10
     search_module.NUMERIC_WEIGHT = 0.0
+    search_module.MEMORY_WEIGHT = 0.0
     retriever.bm25 = BM25Index(
         list(retriever.passages), [search_module.lexical_text(p) for p in retriever.passages.values()]
     )
@@ -202,9 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the numbers as JSON")
     ap.add_argument(
         "--engine",
-        choices=["current", "session2", "session1"],
+        choices=["current", "round3", "session2", "session1"],
         default="current",
-        help="session2 / session1: the earlier engines, for the ablations only",
+        help="round3 (final session-2 engine, no question memory) / session2 / session1: "
+        "the earlier engines, for the ablations only",
     )
     ap.add_argument(
         "--memory",
@@ -239,7 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     if retriever.dense_error:
         print(f"dense index unavailable: {retriever.dense_error}", file=sys.stderr)
         return 3
-    if args.engine == "session1":
+    if args.engine == "round3":
+        use_round3_engine(retriever)
+    elif args.engine == "session1":
         use_session1_engine(retriever)
     elif args.engine == "session2":
         use_session2_engine(retriever)

@@ -322,3 +322,13 @@ class NumericIndex:
                 if q.measurement == iv.measurement and iv.contains(q.value):
                     return True
         return False
+
+    def conflicts(self, statement_id: str, quantities: list[Quantity]) -> bool:
+        """True when the statement states a range for a measurement the query
+        gives a value for, and no range of it for that measurement holds the
+        value ("QRS 150 ms or more" vs a statement about QRS 130-149 ms)."""
+        for q in quantities:
+            own = [iv for iv in self.intervals.get(statement_id, ()) if iv.measurement == q.measurement]
+            if own and not any(iv.contains(q.value) for iv in own):
+                return True
+        return False

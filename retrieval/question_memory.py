@@ -125,3 +125,17 @@ class QuestionMemory:
             for statement_id in question.relevant:
                 scores[statement_id] = scores.get(statement_id, 0.0) + 1.0 / rank
         return sorted(scores, key=lambda sid: (-scores[sid], sid))
+
+
+def memory_fingerprint(questions_dir: Path = QUESTIONS_DIR) -> str:
+    """SHA-256 over the memory's source files (name and bytes), so a batch's
+    configuration hash changes when the labelled questions do: they change
+    which statements a report cites, like the corpus does."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, splits in MEMORY_SOURCES:
+        path = questions_dir / name
+        digest.update(name.encode() + b"\0" + ",".join(splits).encode() + b"\0")
+        digest.update(path.read_bytes() if path.is_file() else b"<missing>")
+    return digest.hexdigest()

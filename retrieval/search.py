@@ -31,34 +31,45 @@ from retrieval.types import GuidelinePassage
 
 Mode = Literal["dense", "bm25", "hybrid"]
 MODES: tuple[str, ...] = ("dense", "bm25", "hybrid")
-# Fusion constants, chosen on the tune split of the question set only
-# (retrieval/questions/tune.py, which refuses other splits). Session 1 chose
-# K=10 / dense weight 0.6 with unexpanded BM25. Session 2 added synonym
-# expansion to BM25 (retrieval/synonyms.py) and re-ran the grid
-# K in {2,5,10,20,40,60} x dense weight in {0.3..1.2} with repeated 5-fold
-# cross-validation on tune: K=10 / weight 0.8 is the full-tune optimum
-# (tune hybrid recall@5 0.961, MRR 0.879; K 10-20 with weight 0.3-0.8 all
-# give 0.95-0.96), i.e. a plateau, not a spike. The small MiniLM is still the
-# weaker ranker on clinical shorthand (tune recall@5 0.83 vs BM25 0.93), so
-# its vote stays below BM25's.
-RRF_K = 10
+# Fusion constants. History: session 1 chose K=10 / dense weight 0.6 with
+# unexpanded BM25 on the tune split; session 2 added synonym expansion and
+# chose K=10 / dense 0.8 (repeated 5-fold CV on tune: a plateau, K 10-20 with
+# weight 0.3-0.8 all 0.95-0.96) and a numeric-range vote of 0.25. Session 3
+# added the question memory and re-chose all four by leave-one-set-out
+# cross-validation over the three seen question sets (each set answered by a
+# memory built from the other two; grid dense 0.6-1.0 x memory 0.4-0.8 x
+# numeric 0-0.75 x K 3-20; retrieval/questions/tune_memory.py):
+# K=5 / dense 0.8 / memory 0.5 / numeric 0.5 sits in the middle of a plateau
+# (K=5 with memory 0.4-0.5 and numeric 0.4-0.75 all give mean recall@5
+# 0.928-0.932, MRR 0.886-0.895); the session-2 constants with the memory give
+# 0.927 / 0.858. The small MiniLM is still the weaker ranker on clinical
+# shorthand, so its vote stays below BM25's.
+RRF_K = 5
 DENSE_WEIGHT = 0.8
 # Weight of the numeric-range vote (retrieval/numeric.py): statements whose
 # stated range holds the query's value for the same measurement ("QRS 138 ms"
-# -> "QRS of 130-149 ms"), in their fused order, as a third RRF list. Chosen
-# on the tune split only (retrieval/questions/tune.py, grid 0-1.5): 0.25 gives
-# recall@5 0.961 -> 0.964 and MRR 0.879 -> 0.906; larger weights raise MRR a
-# little more but lose recall (0.957 at 0.5), because a value like "LVEF 30%"
-# sits inside many thresholds and crowds out the treatment statements.
-NUMERIC_WEIGHT = 0.25
+# -> "QRS of 130-149 ms"), in their fused order, as an extra RRF list. It
+# reorders candidates only. Without the memory, 0.25 was best on tune (0.5
+# lost recall: "LVEF 30%" sits inside many thresholds); with the memory
+# voting for the treatment statements, 0.5 is the plateau's centre.
+NUMERIC_WEIGHT = 0.5
 # Weight of the question-memory vote (retrieval/question_memory.py):
-# statements that answered the nearest already-labelled questions. Chosen by
-# leave-one-set-out cross-validation over the three seen question sets (grid
-# 0.3-1.0; 0.5-0.6 is a plateau, 0.5 keeps MRR closer to the engine without
-# memory): mean recall@5 0.927 vs 0.90 without, MRR 0.858
-# (retrieval/QUESTION_MEMORY.md). Larger weights let a near-miss neighbour's
-# statements crowd out the text matches.
+# statements that answered the nearest already-labelled questions. Larger
+# weights (0.6-0.8) let a near-miss neighbour's statements crowd out the text
+# matches (MRR falls to 0.86-0.87).
 MEMORY_WEIGHT = 0.5
+# The report's own queries (search_for_findings) are a different population:
+# templates written in the corpus's wording (retrieval/queries.py), judged by
+# the multimodal suite's citation checks (a finding gets only k=2 places).
+# They keep the session-2 fusion (K 10, numeric 0.25) and no memory: with
+# the free-text settings the memory matched "LBBB, QRS >= 150 ms, CRT" to past
+# RBBB and 130-149 ms questions and pushed the LBBB >= 150 ms statements out
+# (multimodal guideline recall 1.00 -> 0.50), and K 5 / numeric 0.5 alone
+# added two wrong citations (precision 0.97 -> 0.93). Chat and `kb search`
+# (people's free text) use the free-text settings above.
+FINDINGS_RRF_K = 10
+FINDINGS_NUMERIC_WEIGHT = 0.25
+Profile = Literal["free_text", "findings"]
 CANDIDATES = 50
 # A user-document chunk joins a case's passages only when it is this close
 # to the query (cosine) or shares query terms (BM25 > 0).
@@ -86,9 +97,11 @@ def lexical_query(query: str) -> str:
 
 
 def rrf_fuse(
-    rankings: Iterable[list[str]], k: int = RRF_K, weights: Iterable[float] | None = None
+    rankings: Iterable[list[str]], k: int | None = None, weights: Iterable[float] | None = None
 ) -> list[tuple[str, float]]:
-    """Reciprocal-rank fusion of ranked id lists (best first)."""
+    """Reciprocal-rank fusion of ranked id lists (best first). `k` defaults
+    to the module's RRF_K at call time (the evaluation's ablations switch it)."""
+    k = RRF_K if k is None else k
     rankings = list(rankings)
     weights = list(weights) if weights is not None else [1.0] * len(rankings)
     scores: dict[str, float] = {}
@@ -103,19 +116,34 @@ def fuse_with_numeric(
     weights: list[float],
     quantities: list[Quantity],
     numeric: NumericIndex,
-    numeric_weight: float = NUMERIC_WEIGHT,
+    numeric_weight: float | None = None,
+    k: int | None = None,
 ) -> list[tuple[str, float]]:
     """RRF of `rankings`, plus a vote for the candidates whose range contains
     a value the query states. Only candidates already found by dense or BM25
     are voted for, so the vote reorders, it never drags in a statement about
     the same measurement but another question."""
-    fused = rrf_fuse(rankings, weights=weights)
+    numeric_weight = NUMERIC_WEIGHT if numeric_weight is None else numeric_weight
+    fused = rrf_fuse(rankings, k=k, weights=weights)
     if not quantities or numeric_weight <= 0:
         return fused
     vote = [doc_id for doc_id, _ in fused if numeric.matches(doc_id, quantities)]
     if not vote:
         return fused
-    return rrf_fuse([*rankings, vote], weights=[*weights, numeric_weight])
+    return rrf_fuse([*rankings, vote], k=k, weights=[*weights, numeric_weight])
+
+
+def remembered_statements(
+    memory: QuestionMemory, query: str, quantities: list[Quantity], numeric: NumericIndex
+) -> list[str]:
+    """The question memory's vote, minus statements whose stated range
+    contradicts a value the query gives. Why: the memory matches questions by
+    words, and "QRS 150 ms or more" reads like the past "QRS 140 ms" question
+    whose answer is the 130-149 ms statement; the numeric index knows better."""
+    votes = memory.vote(query)
+    if not quantities:
+        return votes
+    return [sid for sid in votes if not numeric.conflicts(sid, quantities)]
 
 
 @dataclass
@@ -208,8 +236,15 @@ class Retriever:
         return [Hit(doc_id, score) for doc_id, score in self.bm25.search(lexical_query(query), n, allowed)]
 
     def hybrid_search(
-        self, query: str, n: int, filters: SearchFilter | None = None, measurement_names: Iterable[str] = ()
+        self,
+        query: str,
+        n: int,
+        filters: SearchFilter | None = None,
+        measurement_names: Iterable[str] = (),
+        profile: Profile = "free_text",
     ) -> list[Hit]:
+        free_text = profile == "free_text"
+        rrf_k = RRF_K if free_text else FINDINGS_RRF_K
         depth = max(CANDIDATES, n)
         try:
             dense = self.dense_search(query, depth, filters)
@@ -220,8 +255,9 @@ class Retriever:
         lexical = self.bm25_search(query, depth, filters)
         rankings = [[h.id for h in dense], [h.id for h in lexical]]
         weights = [DENSE_WEIGHT, 1.0]
-        if MEMORY_WEIGHT > 0 and len(self.memory):
-            remembered = self.memory.vote(query)
+        quantities = query_quantities(query)
+        if free_text and MEMORY_WEIGHT > 0 and len(self.memory):
+            remembered = remembered_statements(self.memory, query, quantities, self.numeric)
             if filters and not filters.is_empty():
                 remembered = [pid for pid in remembered if filters.matches(self.passages[pid])]
             rankings.append(remembered)
@@ -230,12 +266,13 @@ class Retriever:
         if names:
             # Statements that declare they concern the finding's measurement,
             # in their fused order: a third vote for the candidates only.
-            fused = rrf_fuse(rankings, weights=weights)
+            fused = rrf_fuse(rankings, k=rrf_k, weights=weights)
             rankings.append(
                 [doc_id for doc_id, _ in fused if names & {m.lower() for m in self.passages[doc_id].measurements}]
             )
             weights.append(1.0)
-        fused = fuse_with_numeric(rankings, weights, query_quantities(query), self.numeric, NUMERIC_WEIGHT)
+        numeric_weight = NUMERIC_WEIGHT if free_text else FINDINGS_NUMERIC_WEIGHT
+        fused = fuse_with_numeric(rankings, weights, quantities, self.numeric, numeric_weight, rrf_k)
         return [Hit(doc_id, score) for doc_id, score in fused[:n]]
 
     # -- public API ----------------------------------------------------------
@@ -246,7 +283,11 @@ class Retriever:
         mode: Mode = "hybrid",
         filters: SearchFilter | None = None,
         measurement_names: Iterable[str] = (),
+        profile: Profile = "free_text",
     ) -> list[Hit]:
+        """`profile` picks the hybrid fusion: "free_text" (people's questions:
+        chat, `kb search`, the question sets) or "findings" (the report's
+        template queries, no question memory; see FINDINGS_RRF_K)."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         if not query.strip() or k <= 0:
@@ -259,7 +300,7 @@ class Retriever:
         # BM25; `dense_error` says why and search_for_findings reports it.
         if mode == "bm25" or not self.dense_available:
             return self.bm25_search(query, k, filters)
-        return self.hybrid_search(query, k, filters, measurement_names)
+        return self.hybrid_search(query, k, filters, measurement_names, profile)
 
     def search(
         self,
@@ -268,9 +309,10 @@ class Retriever:
         mode: Mode = "hybrid",
         filters: SearchFilter | None = None,
         measurement_names: Iterable[str] = (),
+        profile: Profile = "free_text",
     ) -> list[GuidelinePassage]:
-        """Top-k guideline passages for a free-text query, best first, scored."""
-        hits = self.search_hits(query, k, mode, filters, measurement_names)
+        """Top-k guideline passages for a query, best first, scored."""
+        hits = self.search_hits(query, k, mode, filters, measurement_names, profile)
         return [self.passages[h.id].model_copy(update={"score": round(h.score, 6)}) for h in hits]
 
     # -- user documents -------------------------------------------------------
@@ -398,7 +440,10 @@ def search_for_findings(
     best: dict[str, GuidelinePassage] = {}
     order: list[str] = []
     for q in queries:
-        found = retriever.search(q.text, k=k, mode="hybrid", measurement_names=q.measurement_names)
+        # template queries in the corpus's wording: the "findings" fusion (see FINDINGS_RRF_K)
+        found = retriever.search(
+            q.text, k=k, mode="hybrid", measurement_names=q.measurement_names, profile="findings"
+        )
         if include_user_documents:
             found += retriever.search_user_documents(q.text, k=1, min_similarity=USER_DOC_MIN_SIMILARITY)
         for p in found:

@@ -114,3 +114,49 @@ def test_retriever_loads_the_shipped_memory(sample_retriever):
     assert isinstance(sample_retriever, Retriever)
     # the sample corpus shares no ids with the real question sets, so its memory is empty
     assert len(sample_retriever.memory) == 0
+
+
+def test_fingerprint_follows_the_memory_sources(tmp_path):
+    from retrieval.question_memory import memory_fingerprint
+
+    _write(tmp_path, "questions.jsonl", [{"id": "q1", "query": "a", "relevant": ["x"], "split": "tune"}])
+    before = memory_fingerprint(tmp_path)
+    assert before == memory_fingerprint(tmp_path)
+    _write(tmp_path, "questions.jsonl", [{"id": "q1", "query": "a", "relevant": ["y"], "split": "tune"}])
+    assert memory_fingerprint(tmp_path) != before
+    # a file that is not a memory source (a blind set) does not count
+    changed = memory_fingerprint(tmp_path)
+    _write(tmp_path, "heldout_v4a.jsonl", [{"id": "a1", "query": "b", "relevant": ["x"], "split": "heldout4"}])
+    assert memory_fingerprint(tmp_path) == changed
+
+
+def test_findings_profile_leaves_the_memory_out(sample_retriever, monkeypatch):
+    """The report's template queries do not use the memory (search.FINDINGS_RRF_K)."""
+    query = "quokka zebra sign on the rhythm strip"
+    remembered = QuestionMemory(
+        [LabelledQuestion("m1", "quokka zebra sign", ("t-hf-sglt2",), "tune")], sample_retriever.passages
+    )
+    plain = [h.id for h in sample_retriever.search_hits(query, k=9, mode="hybrid", profile="findings")]
+    monkeypatch.setattr(sample_retriever, "memory", remembered)
+    with_memory_loaded = [h.id for h in sample_retriever.search_hits(query, k=9, mode="hybrid", profile="findings")]
+    assert with_memory_loaded == plain
+
+
+def test_memory_votes_that_contradict_a_stated_value_are_dropped():
+    """A past "QRS 140 ms" question votes for the 130-149 ms statement; a query
+    that says QRS 160 ms must not inherit that vote, one that says 138 ms must."""
+    from retrieval.numeric import NumericIndex, query_quantities
+    from retrieval.search import remembered_statements
+
+    numeric = NumericIndex({
+        "crt-mid": "CRT should be considered with LBBB and a QRS of 130-149 ms and LVEF of 35% or less.",
+        "crt-wide": "CRT is recommended with LBBB and a QRS of 150 ms or more and LVEF of 35% or less.",
+    })
+    memory = QuestionMemory(
+        [LabelledQuestion("p1", "LBBB QRS 140 ms LVEF 30% CRT?", ("crt-mid",), "tune")], {"crt-mid", "crt-wide"}
+    )
+    wide = "LBBB QRS 160 ms LVEF 30% CRT?"
+    assert memory.vote(wide) == ["crt-mid"]  # words alone cannot tell the bands apart
+    assert remembered_statements(memory, wide, query_quantities(wide), numeric) == []
+    mid = "LBBB QRS 138 ms LVEF 30% CRT?"
+    assert remembered_statements(memory, mid, query_quantities(mid), numeric) == ["crt-mid"]

@@ -13,11 +13,13 @@ import socket
 import threading
 import time
 import traceback
+from contextlib import ExitStack
 from pathlib import Path
 
 from agent.batch.hashing import expand_case_files, input_hash
 from agent.batch.manifest import CaseSpec
 from agent.batch.markers import CaseProblem, CaseRecord, clear_case_dir, write_record
+from agent.batch.running import RunningMarker
 from agent.batch.settings import BatchSettings
 
 TIMEOUT_EXIT_CODE = 70
@@ -52,9 +54,22 @@ def run_case(spec: CaseSpec | dict, settings: BatchSettings | dict) -> CaseRecor
     case_dir = settings.case_dir(spec.case_id)
     started = time.perf_counter()
     record = CaseRecord(case_id=spec.case_id, status="failed", config_hash=settings.config_hash, worker=worker_name())
+    with ExitStack() as running:  # the in-progress marker outlives the final marker by a moment, never the reverse
+        _run_case_body(spec, settings, case_dir, record, running, analyze)
+        record.runtime_s = round(time.perf_counter() - started, 3)
+        try:
+            write_record(case_dir, record)
+        except OSError as exc:  # e.g. disk full: still tell the engine
+            record.problems.append(CaseProblem(file="(case)", problem=f"could not write the case marker: {exc}", kind="internal_error"))
+            record.status = "failed"
+    return record
+
+
+def _run_case_body(spec: CaseSpec, settings: BatchSettings, case_dir: Path, record: CaseRecord, running: ExitStack, analyze) -> None:
     try:
         clear_case_dir(case_dir)
         case_dir.mkdir(parents=True, exist_ok=True)
+        running.enter_context(RunningMarker(case_dir))
         files = expand_case_files(spec)
         record.files = _relative_names(files)
         record.input_hash = input_hash(spec, files)
@@ -92,13 +107,6 @@ def run_case(spec: CaseSpec | dict, settings: BatchSettings | dict) -> CaseRecor
         record.status = "failed"
         record.problems = [CaseProblem(file="(case)", problem=f"internal error: {type(exc).__name__}: {exc}", kind="internal_error")]
         record.traceback = traceback.format_exc(limit=20)
-    record.runtime_s = round(time.perf_counter() - started, 3)
-    try:
-        write_record(case_dir, record)
-    except OSError as exc:  # e.g. disk full: still tell the engine
-        record.problems.append(CaseProblem(file="(case)", problem=f"could not write the case marker: {exc}", kind="internal_error"))
-        record.status = "failed"
-    return record
 
 
 def run_case_with_watchdog(spec: dict, settings: dict) -> dict:

@@ -122,10 +122,18 @@ class RayEngine:
                 self.stop = True
                 on_message("stopping: no new cases; waiting for the submitted ones (Ctrl-C again to cancel them)")
 
+        def on_term(signum, frame):
+            # SIGTERM (a scheduler ending the job): cancel what is in flight and
+            # shut Ray down in `finally`, so no task outlives the driver. SIGKILL
+            # cannot be caught; a resumed run waits for its orphans (running.py).
+            self.stop = self.abort = True
+            on_message("terminated: cancelling the submitted cases (they will run again on --resume)")
+
         try:
             old = signal.signal(signal.SIGINT, on_int)
-        except ValueError:
-            old = None
+            old_term = signal.signal(signal.SIGTERM, on_term)
+        except ValueError:  # not the main thread
+            old = old_term = None
         try:
             while pending or inflight:
                 while pending and len(inflight) < window and not self.stop:
@@ -151,5 +159,6 @@ class RayEngine:
         finally:
             if old is not None:
                 signal.signal(signal.SIGINT, old)
+                signal.signal(signal.SIGTERM, old_term)
             if started_ray:
                 ray.shutdown()

@@ -135,11 +135,14 @@ def run_batch(
     lock_fd = prepare_out_dir(settings, resume)
     try:
         started_at = datetime.now(timezone.utc)
-        to_run, skipped, changed = plan(cases, settings, resume)
-        outcome = BatchOutcome(cases=len(cases), skipped=len(skipped), settings=settings)
+        held = _wait_for_orphans(cases, settings, quiet) if resume else set()
+        to_run, skipped, changed = plan([c for c in cases if c.case_id not in held], settings, resume)
+        outcome = BatchOutcome(cases=len(cases), skipped=len(skipped), settings=settings, completed=not held)
         note = None
         if resume:
             note = f"resume: {len(skipped)} case(s) already complete and skipped" + (f"; {changed} rerun because inputs or configuration changed" if changed else "")
+            if held:
+                note += f"; {len(held)} left alone, still running from an earlier run ({', '.join(sorted(held)[:10])}): rerun --resume later"
         progress = BatchProgress(len(to_run), quiet=quiet, initial_note=note)
         events = (settings.state_dir / "events.jsonl").open("a", encoding="utf-8")
 
@@ -156,7 +159,7 @@ def run_batch(
         try:
             if to_run:
                 eng = make_engine(engine, settings, workers, ray_options)
-                outcome.completed = eng.run(to_run, on_record, progress.message)
+                outcome.completed = eng.run(to_run, on_record, progress.message) and not held
         finally:
             outcome.wall_s = round(time.perf_counter() - t0, 3)
             progress.close()
@@ -171,6 +174,20 @@ def run_batch(
         return outcome
     finally:
         os.close(lock_fd)
+
+
+def _wait_for_orphans(cases: list[CaseSpec], settings: BatchSettings, quiet: bool) -> set[str]:
+    """Before planning a resume: wait for cases an earlier, killed run may
+    still be running (orphaned Ray tasks); see agent/batch/running.py. The
+    in-task watchdog ends an orphan within the timeout, so waiting longer
+    than that (plus the heartbeat's staleness) would be waiting for a hang."""
+    import sys
+
+    from agent.batch.running import STALE_AFTER_S, wait_for_orphans
+
+    max_wait = settings.timeout_s + STALE_AFTER_S if settings.timeout_s else None
+    say = (lambda m: None) if quiet else (lambda m: print(f"cardioagent batch: {m}", file=sys.stderr))
+    return wait_for_orphans([settings.case_dir(c.case_id) for c in cases], max_wait, say)
 
 
 def _previous_runs(settings: BatchSettings) -> list[dict]:

@@ -21,6 +21,7 @@ from agent.batch.manifest import CaseSpec
 from agent.batch.markers import CaseProblem, CaseRecord, clear_case_dir, write_record
 from agent.batch.running import RunningMarker
 from agent.batch.settings import BatchSettings
+from agent.batch.weights import apply_to_tools
 
 TIMEOUT_EXIT_CODE = 70
 
@@ -70,6 +71,7 @@ def _run_case_body(spec: CaseSpec, settings: BatchSettings, case_dir: Path, reco
         clear_case_dir(case_dir)
         case_dir.mkdir(parents=True, exist_ok=True)
         running.enter_context(RunningMarker(case_dir))
+        apply_to_tools(settings.weights)
         files = expand_case_files(spec)
         record.files = _relative_names(files)
         record.input_hash = input_hash(spec, files)

@@ -52,6 +52,9 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true", help="fail a case when any of its inputs is unusable (default: report the usable ones and list the rest)")
     p.add_argument("--no-retrieval", action="store_true", help="skip guideline retrieval (faster; reports cite no guideline passages)")
     p.add_argument("--no-threads", action="store_true", help="do not keep each case's conversation thread (saves ~0.4 MB per case in DIR/.batch/threads)")
+    p.add_argument("--weights", action="append", default=[], metavar="TOOL.OPTION=PATH",
+                   help="user weights for an expert, e.g. ecg_analyze.classifier_weights=/models/ecgfounder.pth (repeatable); "
+                        "their content hash is part of the configuration, so --resume reruns cases made with other weights")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--debug", action="store_true", help="print tracebacks of internal errors")
 
@@ -60,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from agent.batch.manifest import ManifestError
     from agent.batch.run import BatchUsageError, run_batch
     from agent.batch.settings import ALL_FORMATS, BatchSettings
+    from agent.batch.weights import WeightsError, parse_weight_args
 
     formats = tuple(dict.fromkeys(f.strip() for f in args.formats.split(",") if f.strip()))
     unknown = sorted(set(formats) - set(ALL_FORMATS))
@@ -69,7 +73,12 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("cardioagent batch: --workers must be at least 1", file=sys.stderr)
         return EXIT_BAD_INPUT
-    settings = BatchSettings(out_dir=args.out, formats=formats, backend=args.backend, strict=args.strict,
+    try:
+        weights = parse_weight_args(args.weights)
+    except WeightsError as exc:
+        print(f"cardioagent batch: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    settings = BatchSettings(out_dir=args.out, formats=formats, backend=args.backend, strict=args.strict, weights=weights,
                              retrieval=not args.no_retrieval, timeout_s=args.timeout or None, keep_threads=not args.no_threads)  # fmt: skip
     ray_options = {"address": args.ray_address, "gpus_per_case": args.ray_gpus_per_case, "cpus_per_case": args.ray_cpus_per_case}
     try:

@@ -5,14 +5,17 @@ software and settings*. The input hash covers every file's bytes (not
 names or times: a copied study is the same study, an edited one is not)
 plus the clinical context. The configuration hash covers what changes a
 report: app and schema version, each expert's name, version and options
-schema, the backend and model, output formats, strictness and retrieval
-(with the guideline corpus content when retrieval is on).
+schema, the backend and model, output formats, strictness, the content of
+every user-supplied weights file in effect, and retrieval (with, when it is
+on, the guideline corpus content and the question memory's source files).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +79,9 @@ def _tools_fingerprint() -> list[dict[str, Any]]:
 
 
 def _corpus_fingerprint() -> str | None:
-    corpus = REPO / "retrieval" / "corpus"
+    """The corpus retrieval will read: $CARDIO_CORPUS_DIR when set, as in
+    `retrieval.search`, else the bundled one."""
+    corpus = Path(os.environ.get("CARDIO_CORPUS_DIR") or REPO / "retrieval" / "corpus")
     if not corpus.is_dir():
         return None
     h = hashlib.sha256()
@@ -86,6 +91,15 @@ def _corpus_fingerprint() -> str | None:
     return h.hexdigest()
 
 
+def _memory_fingerprint() -> str:
+    """The question memory retrieval fuses (its labelled question files):
+    editing them changes which statements a report cites, like the corpus.
+    Read through the module at call time so tests can point it elsewhere."""
+    from retrieval import question_memory as qm
+
+    return qm.memory_fingerprint(qm.QUESTIONS_DIR)
+
+
 def _backend_fingerprint(name: str | None) -> dict[str, Any]:
     from agent.backends import get_backend
 
@@ -93,9 +107,15 @@ def _backend_fingerprint(name: str | None) -> dict[str, Any]:
     return {"backend": backend.name, "model": backend.model}
 
 
-def configuration(formats: tuple[str, ...], backend: str | None, strict: bool, retrieval: bool) -> dict[str, Any]:
-    """Everything that changes a report, as a JSON-able dict (stored in batch.json)."""
+def configuration(formats: tuple[str, ...], backend: str | None, strict: bool, retrieval: bool,
+                  weights: Mapping[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Everything that changes a report, as a JSON-able dict (stored in batch.json).
+
+    `weights` ("tool.option" -> path) enter as content hashes only, so the
+    hash follows the bytes, not the path; a missing file raises WeightsError.
+    """
     from agent import __version__
+    from agent.batch.weights import weights_fingerprint
     from experts.core.types import SCHEMA_VERSION
 
     return {
@@ -107,6 +127,10 @@ def configuration(formats: tuple[str, ...], backend: str | None, strict: bool, r
         "strict": strict,
         "retrieval": retrieval,
         "corpus_sha256": _corpus_fingerprint() if retrieval else None,
+        # Added keys appear only when they apply, so a batch that uses
+        # neither keeps the hash it had before they existed.
+        **({"memory_sha256": _memory_fingerprint()} if retrieval else {}),
+        **({"weights_sha256": weights_fingerprint(weights)} if weights else {}),
     }
 
 

@@ -22,6 +22,7 @@ from agent.batch.hashing import configuration, configuration_hash, input_hash
 from agent.batch.manifest import CaseSpec, load_cases
 from agent.batch.markers import CaseRecord, is_complete, read_done
 from agent.batch.settings import BatchSettings
+from agent.batch.weights import WeightsError
 
 
 class BatchUsageError(Exception):
@@ -128,7 +129,9 @@ def run_batch(
 
     cases = load_cases(source)  # every structural problem at once, before anything runs
     try:
-        config = configuration(settings.formats, settings.backend, settings.strict, settings.retrieval)
+        config = configuration(settings.formats, settings.backend, settings.strict, settings.retrieval, settings.weights)
+    except WeightsError as exc:  # before any case runs: a missing checkpoint would otherwise fail every case
+        raise BatchUsageError(f"weights: {exc}") from None
     except ValueError as exc:  # e.g. a backend without its model directory or endpoint settings
         raise BatchUsageError(f"backend: {exc}") from None
     settings = settings.model_copy(update={"config_hash": configuration_hash(config), "out_dir": str(Path(settings.out_dir).resolve())})

@@ -26,23 +26,24 @@ def test_shipped_memory_holds_only_seen_sets_and_known_statements():
 
     questions = load_memory_questions()
     splits = {q.split for q in questions}
-    assert splits == {"tune", "heldout", "heldout2", "heldout3"}
+    assert splits == {"tune", "heldout", "heldout2", "heldout3", "heldout4"}
     assert not splits & question_memory.BLIND_SPLITS
-    # the blind v4 files exist in the repo but are not memory sources
-    blind_files = {"heldout_v4a.jsonl", "heldout_v4b.jsonl"}
-    assert not blind_files & {name for name, _ in question_memory.MEMORY_SOURCES}
+    # every question file in the folder is either a memory source or named blind
+    sources = {name for name, _ in question_memory.MEMORY_SOURCES}
+    assert {p.name for p in REAL_QUESTIONS.glob("*.jsonl")} <= sources
     ids = set(load_corpus().by_id())
     memory = QuestionMemory(questions, ids)
     assert len(memory) == len(questions)  # every labelled statement still exists
     assert all(set(q.relevant) <= ids for q in memory.questions.values())
 
 
-def test_a_blind_split_in_a_memory_source_is_refused(tmp_path):
+def test_a_blind_split_in_a_memory_source_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(question_memory, "BLIND_SPLITS", frozenset({"heldout9"}))
     _write(tmp_path, "questions.jsonl", [
         {"id": "q1", "query": "QTc 500", "relevant": ["x"], "split": "tune"},
-        {"id": "w1", "query": "QTc 510", "relevant": ["x"], "split": "heldout4"},
+        {"id": "w1", "query": "QTc 510", "relevant": ["x"], "split": "heldout9"},
     ])
-    with pytest.raises(ValueError, match="blind split heldout4"):
+    with pytest.raises(ValueError, match="blind split heldout9"):
         load_memory_questions(tmp_path)
 
 
@@ -124,9 +125,9 @@ def test_fingerprint_follows_the_memory_sources(tmp_path):
     assert before == memory_fingerprint(tmp_path)
     _write(tmp_path, "questions.jsonl", [{"id": "q1", "query": "a", "relevant": ["y"], "split": "tune"}])
     assert memory_fingerprint(tmp_path) != before
-    # a file that is not a memory source (a blind set) does not count
+    # a file that is not a memory source (e.g. a blind set being written) does not count
     changed = memory_fingerprint(tmp_path)
-    _write(tmp_path, "heldout_v4a.jsonl", [{"id": "a1", "query": "b", "relevant": ["x"], "split": "heldout4"}])
+    _write(tmp_path, "heldout_v5.jsonl", [{"id": "c1", "query": "b", "relevant": ["x"], "split": "heldout5"}])
     assert memory_fingerprint(tmp_path) == changed
 
 

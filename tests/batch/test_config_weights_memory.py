@@ -133,3 +133,26 @@ def test_worker_applies_batch_weights_as_defaults_calls_can_override(tmp_path):
         vars(tool).pop("run", None)
         vars(tool).pop("_batch_base_run", None)
     assert seen == [{"classifier_weights": "/models/a.pth"}, {"classifier_weights": "/models/b.pth", "qtc_formula": "bazett"}]
+
+
+def test_resume_reruns_cases_when_the_weights_at_the_same_path_change(tmp_path, batch_home):
+    """End to end through plan(): same bytes (even touched) -> skipped; new bytes -> rerun."""
+    add_good_case(tmp_path / "in", "a", "macecgdb-test01_00s")
+    w = tmp_path / "ecgfounder.pth"
+    w.write_bytes(b"weights v1")  # not a real checkpoint: the classifier says so, the case is still reported
+
+    def run(resume: bool):
+        settings = BatchSettings(out_dir=str(tmp_path / "out"), formats=("json",), retrieval=False, timeout_s=300, weights={KEY: str(w)})
+        return run_batch(tmp_path / "in", settings, resume=resume, quiet=True)
+
+    first = run(False)
+    assert first.ran == 1 and first.ok == 1
+    report = (tmp_path / "out" / "cases" / "a" / "report.json").read_text()
+    assert "ecgfounder.pth" in report  # the worker really passed the file to the ECG expert
+    st = w.stat()
+    os.utime(w, ns=(st.st_atime_ns, st.st_mtime_ns + 10_000_000_000))
+    touched = run(True)
+    assert touched.skipped == 1 and touched.ran == 0 and touched.settings.config_hash == first.settings.config_hash
+    w.write_bytes(b"weights v2")
+    swapped = run(True)
+    assert swapped.ran == 1 and swapped.skipped == 0 and swapped.settings.config_hash != first.settings.config_hash

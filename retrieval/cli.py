@@ -36,7 +36,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     search = sub.add_parser("search", help="search the guidelines for a query")
-    search.add_argument("query", help='e.g. "QTc 510 ms" or "LVEF 35% symptomatic → HFrEF therapy"')
+    search.add_argument("query", help='e.g. "QTc 510 ms" or "LVEF 35%% symptomatic → HFrEF therapy"')
     search.add_argument("--k", type=int, default=5, help="passages to return (default 5)")
     search.add_argument("--mode", choices=["dense", "bm25", "hybrid"], default="hybrid")
     search.add_argument("--topic", action="append", default=[], help="restrict to a topic (repeatable: any of them)")

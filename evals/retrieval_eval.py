@@ -51,20 +51,14 @@ FOURTH_QUESTIONS = (
     REPO / "retrieval" / "questions" / "heldout_v4b.jsonl",
 )
 SPLITS = ("tune", "heldout", "heldout2", "heldout3", "heldout4")
+# One question record for the evaluation and the question memory.
+from retrieval.question_memory import LabelledQuestion as Question  # noqa: E402
 # Question-memory groups for leave-one-set-out scoring: a question is always
 # answered by a memory that holds none of its own set (one file = one set,
 # written by one person at one time, so paraphrases stay together).
 MEMORY_GROUPS = (("tune", "heldout"), ("heldout2",), ("heldout3",), ("heldout4",))
 MODES = ("dense", "bm25", "hybrid")
 MRR_DEPTH = 10
-
-
-@dataclass(frozen=True)
-class Question:
-    id: str
-    query: str
-    relevant: tuple[str, ...]
-    split: str
 
 
 @dataclass

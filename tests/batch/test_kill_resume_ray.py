@@ -2,7 +2,9 @@
 done, then `--resume` (also on Ray). Tasks in flight at the kill may go on as
 orphans; the resumed run must wait for them (agent/batch/running.py) rather
 than clear and rerun a case under their feet. Every case ends done exactly
-once, with valid outputs and no partial file.
+once, with valid outputs and no partial file. (On a local Ray instance the
+orphans were seen to end within ~3 s of the kill, so whether the resume had
+to wait varies from run to run; test_running_marker.py tests the wait.)
 
 Every process the two runs start carries a unique environment tag
 (CARDIO_TEST_RAY_TAG, inherited by Ray's raylet, GCS, agents and workers);
@@ -64,7 +66,7 @@ def _cmd(src: Path, out: Path, *extra: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_ray_driver_kill_9_then_resume_waits_for_orphans_and_runs_every_case_once(tmp_path):
+def test_ray_driver_kill_9_then_resume_runs_every_case_exactly_once(tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     ids = []
     for i in range(N_CASES):

@@ -178,6 +178,44 @@ def _fill_gaps(primary: np.ndarray, others: list[np.ndarray], fs: float) -> np.n
     return np.asarray(sorted(out), dtype=int)
 
 
+SLOPE_WINDOW_S = 0.04  # ± around a detection: the QRS upstroke lies within
+MIN_SLOPE_FRACTION = 0.2  # of the dominant QRS's steepest slope (max over the detection leads)
+
+
+def max_slopes(x: np.ndarray, peaks: np.ndarray, fs: float) -> np.ndarray:
+    """Steepest |slope| (per sample) within ±40 ms of each detection."""
+    h = max(1, int(SLOPE_WINDOW_S * fs))
+    d = np.abs(np.diff(x, append=x[-1]))
+    return np.array([d[max(0, p - h) : p + h + 1].max() if p < d.size else 0.0 for p in peaks])
+
+
+def _drop_slow_deflections(peaks: np.ndarray, leads: list[np.ndarray], fs: float) -> np.ndarray:
+    """Remove detections that are slow waves, not QRS complexes.
+
+    Why: when P waves are not conducted (second- or third-degree AV block)
+    the gaps between QRS complexes are long and the gradient detectors,
+    whose thresholds adapt to the recent signal, also pick up the P (and
+    sometimes T) waves, so the rate doubles. A P wave rises over ~50 ms, a
+    QRS over ~20 ms at several times the amplitude: its steepest slope is
+    typically < 15 % of the QRS's (a tall T wave's < 25 %). The dominant QRS
+    slope of each lead is the median over the detections whose slope is at
+    least 40 % of the 95th percentile (robust to P waves outnumbering the QRS
+    complexes, and to a few artefact spikes). A detection's slope is the
+    steepest over the detection leads in mV per sample (one common scale: a
+    lead where the QRS is small but the P wave is not must not rescue a P
+    wave); it is kept when that reaches 20 % of the dominant value. Ectopic
+    and aberrant complexes are steep in at least one lead and stay."""
+    if peaks.size < 3:
+        return peaks
+    s = np.max(np.vstack([max_slopes(x, peaks, fs) for x in leads]), axis=0)
+    top = np.quantile(s, 0.95)
+    if top <= 0:
+        return peaks
+    ref = float(np.median(s[s >= 0.4 * top]))
+    keep = s >= MIN_SLOPE_FRACTION * ref
+    return peaks[keep] if keep.sum() >= 2 else peaks
+
+
 def detect_beats(record: ECGRecord, quality: RecordQuality, max_leads: int = 3) -> BeatDetection:
     """R-peaks by multi-lead vote (a beat needs a majority of the leads used)."""
     # II / MLII first when usable: the conventional rhythm lead, with tall R
@@ -224,6 +262,7 @@ def detect_beats(record: ECGRecord, quality: RecordQuality, max_leads: int = 3) 
                 peaks_list.append(int(np.median(cluster)))
             i = j + 1
         peaks = _fill_gaps(np.asarray(peaks_list, dtype=int), [detections[n] for n in leads], fs)
+    peaks = _drop_slow_deflections(peaks, [cleaned[n] for n in leads], fs)
     peaks = _refine(peaks, cleaned[ref], fs) if peaks.size else peaks
     peaks = _align_to_template(peaks, cleaned[ref], fs) if peaks.size >= 5 else peaks
     method = f"neurokit2 ecg_peaks (method 'neurokit') on {', '.join(leads)}" + (

@@ -39,7 +39,8 @@ def _sinus_rules(p_conds: tuple[Cond, ...], how: str) -> list[Rule]:
         Rule(
             key="sinus_bradycardia", label="Sinus bradycardia", category="rhythm",
             all_of=p_conds + (Cond("heart_rate", "<", {"any": 50.0}, "/min", REFS["sinus_bradycardia"]),),
-            excludes=("atrial_fibrillation", "atrial_flutter"),
+            # with second- or third-degree AV block the slow ventricular rate is the block's, not the sinus node's
+            excludes=("atrial_fibrillation", "atrial_flutter") + AV_BLOCKS,
             explanation="Sinus P waves precede the QRS complexes and the rate is below the bradycardia limit" + how + ".",
         ),
         Rule(
@@ -56,6 +57,103 @@ def _sinus_rules(p_conds: tuple[Cond, ...], how: str) -> list[Rule]:
             ),
             excludes=("sinus_bradycardia", "sinus_tachycardia", "atrial_fibrillation", "atrial_flutter"),
             explanation="Sinus P waves precede the QRS complexes at a rate between the bradycardia and tachycardia limits" + how + ".",
+        ),
+    ]
+
+
+AV_BLOCKS = ("third_degree_av_block", "second_degree_av_block_2_to_1", "mobitz_i_av_block", "mobitz_ii_av_block")
+# how clearly the individual P waves were seen (av_conduction.py): below these the pattern is reported as indeterminate
+AV_EVIDENCE = (
+    Cond("av_p_consistency", ">=", {"any": 0.7}, "1", None,
+         "P waves of one shape: median correlation with their template ≥ 0.7; " + OPERATIONAL),
+    Cond("av_p_snr", ">=", {"any": 5.0}, "1", None, "P-wave template ≥ 5× the residual noise SD; " + OPERATIONAL),
+    Cond("beat_count", ">=", {"any": 5.0}, "1", None, "at least 5 QRS complexes; " + OPERATIONAL),
+)
+BLOCKED_LIKE_CONDUCTED = Cond(
+    "av_blocked_p_similarity", ">=", {"any": 0.8}, "1", REFS["second_degree_avb"],
+    "the non-conducted P waves have the shape and size of the conducted ones (correlation of the mean shapes ≥ 0.8, amplitude "
+    "within 0.5–2×, is " + OPERATIONAL + ")")
+ATRIAL_REGULAR = Cond("av_atrial_regularity", ">=", {"any": 80.0}, "%", REFS["third_degree_avb"],
+                      "P waves at their own constant rate (≥ 80 % of PP intervals are 1–3 atrial cycles ± 12 % is " + OPERATIONAL + ")")
+
+
+def av_block_rules() -> list[Rule]:
+    """Second- and third-degree AV block from the per-beat P/QRS relationship
+    (av_conduction.py). Each needs a regular atrial rhythm of one P-wave
+    shape; weak P-wave evidence makes it indeterminate (AV_EVIDENCE)."""
+    excl = ("atrial_flutter",)  # evaluated before AF: a regular atrial rhythm with a block pattern is not AF
+    return [
+        Rule(
+            key="third_degree_av_block", label="Third-degree (complete) AV block", category="conduction",
+            all_of=(
+                Cond("av_atrial_ventricular_ratio", ">", {"any": 1.1}, "1", REFS["third_degree_avb"],
+                     "atrial rate faster than the ventricular rate (the 10 % margin is " + OPERATIONAL + ")"),
+                ATRIAL_REGULAR,
+                Cond("av_pq_range", ">=", {"any": 120.0}, "ms", REFS["third_degree_avb"],
+                     "P waves independent of the QRS: the P–QRS interval varies by ≥ 120 ms across beats; " + OPERATIONAL),
+                Cond("av_two_to_one_fraction", "<", {"any": 80.0}, "%", REFS["second_degree_avb"],
+                     "not a fixed 2:1 pattern; " + OPERATIONAL),
+                Cond("av_p_locked_fraction", "<", {"any": 50.0}, "%", REFS["third_degree_avb"],
+                     "AV dissociation: fewer than half the P waves recur at the same distance (± 25 ms) after the next QRS "
+                     "(P waves that drive the QRS, or beat-locked T-wave remnants, do); " + OPERATIONAL),
+                Cond("rr_cv", "<=", {"any": 10.0}, "%", REFS["third_degree_avb"],
+                     "regular escape rhythm (RR coefficient of variation ≤ 10 %; group beating of Mobitz I is irregular); "
+                     + OPERATIONAL),
+            ),
+            evidence=AV_EVIDENCE,
+            excludes=excl,
+            explanation="P waves at a regular rate faster than, and independent of, a regular ventricular (escape) rhythm: AV "
+            "dissociation with no conducted P wave. Indeterminate when the P waves are not seen clearly.",
+        ),
+        Rule(
+            key="second_degree_av_block_2_to_1", label="Second-degree AV block with 2:1 conduction", category="conduction",
+            all_of=(
+                Cond("av_two_to_one_fraction", ">=", {"any": 80.0}, "%", REFS["second_degree_avb"],
+                     "≥ 80 % of RR intervals hold two P waves of which only the second is conducted; " + OPERATIONAL),
+                Cond("av_atrial_ventricular_ratio", ">=", {"any": 1.8}, "1", REFS["second_degree_avb"], "two P waves per QRS; " + OPERATIONAL),
+                Cond("av_atrial_ventricular_ratio", "<=", {"any": 2.2}, "1", REFS["second_degree_avb"], "two P waves per QRS; " + OPERATIONAL),
+                Cond("av_pq_range", "<=", {"any": 40.0}, "ms", REFS["second_degree_avb"],
+                     "the conducted P waves have a constant P–QRS interval (range ≤ 40 ms is " + OPERATIONAL + ")"),
+                BLOCKED_LIKE_CONDUCTED,
+                ATRIAL_REGULAR,
+            ),
+            evidence=AV_EVIDENCE,
+            excludes=excl + ("third_degree_av_block",),
+            explanation="Every other P wave is not conducted. Mobitz type I or II cannot be decided from a 2:1 pattern, so neither "
+            "is named.",
+        ),
+        Rule(
+            key="mobitz_i_av_block", label="Second-degree AV block, Mobitz type I (Wenckebach)", category="conduction",
+            all_of=(
+                Cond("av_nonconducted_p", ">=", {"any": 1.0}, "1", REFS["second_degree_avb"], "a non-conducted P wave in a long RR"),
+                Cond("av_pq_progression", ">=", {"any": 40.0}, "ms", REFS["second_degree_avb"],
+                     "P–QRS interval lengthens progressively before the non-conducted P wave (median ≥ 40 ms per group is "
+                     + OPERATIONAL + ")"),
+                Cond("av_pq_shortening", ">=", {"any": 40.0}, "ms", REFS["second_degree_avb"],
+                     "the P–QRS interval after the dropped beat is shorter than the one before it (≥ 40 ms is " + OPERATIONAL + ")"),
+                Cond("av_max_consecutive_conducted", ">=", {"any": 2.0}, "1", REFS["second_degree_avb"],
+                     "at least two consecutive conducted P waves (not a 2:1 pattern)"),
+                BLOCKED_LIKE_CONDUCTED,
+                ATRIAL_REGULAR,
+            ),
+            evidence=AV_EVIDENCE,
+            excludes=excl + ("third_degree_av_block", "second_degree_av_block_2_to_1"),
+            explanation="Progressive PR lengthening before a P wave that is not conducted, shortest PR after the pause.",
+        ),
+        Rule(
+            key="mobitz_ii_av_block", label="Second-degree AV block, Mobitz type II", category="conduction",
+            all_of=(
+                Cond("av_nonconducted_p", ">=", {"any": 1.0}, "1", REFS["second_degree_avb"], "a non-conducted P wave in a long RR"),
+                Cond("av_pq_range", "<=", {"any": 30.0}, "ms", REFS["second_degree_avb"],
+                     "constant P–QRS interval before and after the blocked P wave (range ≤ 30 ms is " + OPERATIONAL + ")"),
+                Cond("av_max_consecutive_conducted", ">=", {"any": 2.0}, "1", REFS["second_degree_avb"],
+                     "at least two consecutive conducted P waves (not a 2:1 pattern)"),
+                BLOCKED_LIKE_CONDUCTED,
+                ATRIAL_REGULAR,
+            ),
+            evidence=AV_EVIDENCE,
+            excludes=excl + ("third_degree_av_block", "second_degree_av_block_2_to_1", "mobitz_i_av_block"),
+            explanation="A P wave is suddenly not conducted while the PR of the conducted beats stays constant.",
         ),
     ]
 
@@ -77,6 +175,7 @@ def rhythm_rules() -> list[Rule]:
             explanation="Continuous regular atrial (flutter) waves at 200–350/min between the QRS complexes, conducted with 3:1 or "
             "higher or variable block; flutter with 1:1 or fixed 2:1 conduction is not recognised (a warning names the 2:1 pattern).",
         ),
+        *av_block_rules(),
         Rule(
             key="atrial_fibrillation", label="Atrial fibrillation", category="rhythm",
             all_of=(
@@ -87,7 +186,7 @@ def rhythm_rules() -> list[Rule]:
                 Cond("af_longest_episode", ">=", {"any": 30.0}, "s", REFS["af_duration"], "≥30 s on a single-lead tracing"),
                 Cond("af_twelve_lead_tracing", ">=", {"any": 90.0}, "%", REFS["af_duration"], "the entire 12-lead ECG (≥90% of it is " + OPERATIONAL + ")"),
             ),
-            excludes=("atrial_flutter",),
+            excludes=("atrial_flutter",) + AV_BLOCKS,
             report_absent=True,
             indeterminate_if_short=True,
             explanation="Irregularly irregular RR intervals without distinct repeating P waves, long enough to meet the ESC documentation criterion "
@@ -117,13 +216,14 @@ def rhythm_rules() -> list[Rule]:
         Rule(
             key="pac", label="Premature atrial complexes", category="rhythm",
             all_of=(Cond("pac_count", ">=", {"any": 1.0}, "1", None, "at least one premature beat of dominant shape; " + OPERATIONAL),),
-            excludes=("atrial_fibrillation", "atrial_flutter"),
+            excludes=("atrial_fibrillation", "atrial_flutter") + AV_BLOCKS,
             explanation="Premature beats with the dominant QRS shape (count and burden in the criteria).",
         ),
         Rule(
             key="first_degree_av_block", label="First-degree AV block", category="conduction",
             all_of=(Cond("pr_interval", ">", {"any": 200.0}, "ms", REFS["first_degree_avb"]),),
             requires_any=SINUS,
+            excludes=AV_BLOCKS,
             explanation="Each sinus P wave is conducted with a PR interval above 200 ms.",
         ),
     ]

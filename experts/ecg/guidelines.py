@@ -26,6 +26,8 @@ REFS: dict[str, GuidelineRef] = {
     "sinus_bradycardia": GuidelineRef(guideline=BRADY_2018, year=2018, section="Sinus node dysfunction: definitions (sinus bradycardia: sinus rate <50 bpm)"),
     "sinus_pause": GuidelineRef(guideline=BRADY_2018, year=2018, section="Sinus node dysfunction: definitions (sinus pause >3 s)"),
     "first_degree_avb": GuidelineRef(guideline=BRADY_2018, year=2018, section="Atrioventricular block: definitions (first-degree AV block: PR >200 ms)"),
+    "second_degree_avb": GuidelineRef(guideline=BRADY_2018, year=2018, section="Atrioventricular block: definitions (second-degree AV block: Mobitz I progressive PR lengthening before a non-conducted P wave; Mobitz II constant PR; 2:1 block cannot be typed from the PR)"),
+    "third_degree_avb": GuidelineRef(guideline=BRADY_2018, year=2018, section="Atrioventricular block: definitions (third-degree AV block: no conducted P waves, AV dissociation, atrial rate faster than the ventricular rate)"),
     "sinus_tachycardia": GuidelineRef(guideline=SVT_2015, year=2015, section="Relevant terms and definitions (sinus tachycardia: sinus rate >100 bpm)"),
     "lbbb": GuidelineRef(guideline=AHA_PART3, year=2009, section="Complete left bundle-branch block"),
     "rbbb": GuidelineRef(guideline=AHA_PART3, year=2009, section="Complete right bundle-branch block"),

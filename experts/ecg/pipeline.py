@@ -32,6 +32,7 @@ from experts.ecg.median_beat import MedianBeat, build_median_beat
 from experts.ecg.waves import LeadWaves, measure_all
 from experts.ecg.measure import MeasurementSet
 from experts.ecg.atrial_activity import AtrialActivity
+from experts.ecg.av_conduction import AVConduction, analyse_av
 from experts.ecg.pr_reliability import PRReliability, assess_pr
 from experts.ecg.qt_reliability import QTReliability, assess_qt
 from experts.ecg.quality import RecordQuality, assess_record, bad_segments
@@ -66,6 +67,7 @@ class Analysis:
     qt_reliability: QTReliability | None = None
     pr_reliability: PRReliability | None = None
     atrial_activity: AtrialActivity | None = None
+    av: AVConduction | None = None
     waves: dict[str, LeadWaves] = field(default_factory=dict)
     measurements: MeasurementSet | None = None
     statements: list[Statement] = field(default_factory=list)
@@ -113,6 +115,8 @@ def analyze_record(
     if an.rr is not None and an.verdict != "non_diagnostic":
         _rhythm_measurements(an, ms)
         _morphology_measurements(an, ms, patient)
+        if an.median_beat is None:  # otherwise done inside, before the QT check needs it
+            _av_relationship(an, ms)
 
     implausible = _implausible_timing(ms)
     if implausible and an.verdict != "non_diagnostic":
@@ -244,6 +248,81 @@ def _atrial_waves(an: Analysis, ms: MeasurementSet) -> None:
         )
 
 
+def _av_relationship(an: Analysis, ms: MeasurementSet) -> None:
+    """Per-beat P waves against the QRS complexes (av_conduction.py): the
+    measurements behind the second- and third-degree AV-block rules. Uses the
+    median beat's QRS onset and T end for the QRS-T cancellation when known."""
+    rec, rr, beats = an.record, an.rr, an.beats
+    if rr is None or beats is None:
+        return
+    usable = {n: rec.lead(n) for n in rec.lead_names if an.quality.leads[n].usable}
+    mb, fid = an.median_beat, an.fiducials
+    on = t_end = None
+    if mb is not None and fid is not None and fid.qrs_on is not None:
+        on = (mb.r_index - fid.qrs_on) / rec.fs
+        t_end = (fid.t_end - mb.r_index) / rec.fs if fid.t_end is not None else None
+    av = analyse_av(usable, rec.fs, beats.r_peaks, on, t_end)
+    if av is None:
+        return
+    an.av = av
+    span, leads = rr.span_s, av.leads
+    how = ("QRS-T cancelled by the median beat, P waves = peaks of the 1–20 Hz residual energy of the leads shown, one shape "
+           "(correlation ≥ 0.5); each QRS's P wave is the last one 50–450 ms before its onset")
+    where = f"{av.p_count} P waves, {av.qrs_count} QRS"
+    add = lambda name, label, value, unit, decimals=0: ms.add(name, label, value, unit, how, leads=leads, span_s=span,  # noqa: E731
+                                                              location=where, decimals=decimals)
+    add("av_atrial_rate", "Atrial (P-wave) rate", av.atrial_rate, "/min")
+    add("av_atrial_ventricular_ratio", "Atrial rate / ventricular rate", av.atrial_ventricular_ratio, "1", 2)
+    add("av_conducted_ratio", "P waves followed by their QRS", 100.0 * av.conducted_ratio, "%")
+    if av.pq_ms:
+        add("av_pq_min", "Shortest P–QRS interval (P peak to QRS onset)", min(av.pq_ms), "ms")
+        add("av_pq_max", "Longest P–QRS interval (P peak to QRS onset)", max(av.pq_ms), "ms")
+        add("av_pq_range", "Range of the P–QRS interval across beats", av.pq_range_ms, "ms")
+    add("av_nonconducted_p", "Non-conducted P waves (in a long RR)", float(av.nonconducted), "1")
+    add("av_max_consecutive_conducted", "Longest run of consecutively conducted P waves", float(av.max_consecutive_conducted), "1")
+    add("av_pq_shortening", "P–QRS shortening across a dropped beat (median)", av.pq_drop_ms, "ms")
+    add("av_pq_progression", "P–QRS lengthening within a conducted group before a drop (median)", av.pq_progression_ms, "ms")
+    add("av_two_to_one_fraction", "RR intervals with two P waves, only the second conducted", 100.0 * av.two_to_one_fraction, "%")
+    add("av_atrial_regularity", "PP intervals that are 1–3 atrial cycles (±12 %)", 100.0 * av.atrial_regularity, "%")
+    add("av_p_on_st_t", "P waves found on the ST segment or T wave", float(av.p_on_st_t), "1")
+    add("av_p_locked_fraction", "P waves recurring at the same distance after the next QRS (locked to the QRS)",
+        100.0 * av.locked_fraction, "%")
+    add("av_blocked_p_similarity", "Non-conducted vs conducted P waves (correlation of their mean shapes)", av.blocked_similarity, "1", 2)
+    add("av_p_consistency", "P-wave shape consistency (median correlation with the template)", av.p_consistency, "1", 2)
+    add("av_p_snr", "P-wave template / residual noise", av.p_snr, "1", 1)
+    _periodic_waves_explained_by_p(an, ms, av)
+
+
+ONE_TO_ONE = {"ratio": (0.9, 1.1), "conducted": 0.9, "pq_range_ms": 40.0, "consistency": 0.8}
+
+
+def _periodic_waves_explained_by_p(an: Analysis, ms: MeasurementSet, av: AVConduction) -> None:
+    """Flutter-like periodicity that one P wave per QRS explains is not flutter.
+
+    Why: at 70–90/min with a long PR, a sinus P wave, its T wave and the next
+    P wave are nearly evenly spaced and of similar shape, so the QRS-blanked
+    autocorrelation (atrial_activity.py) repeats at L, 2L, 3L like flutter
+    waves (README session 2b). When the discrete P-wave analysis finds one P
+    wave of one shape per QRS, each at a constant P–QRS interval (thresholds
+    in ONE_TO_ONE, operational), the periodic waves are P and T waves: the
+    flutter measurements are withdrawn and a warning says so."""
+    aa = an.atrial_activity
+    if aa is None or an.rr is None or aa.rate_per_min < 2.5 * an.rr.heart_rate:
+        return  # only where the flutter rule could fire (≥ 2.5 waves per QRS); the 2:1 warning stays as it is
+    lo, hi = ONE_TO_ONE["ratio"]
+    if not (lo <= av.atrial_ventricular_ratio <= hi and av.conducted_ratio >= ONE_TO_ONE["conducted"]
+            and av.pq_ms and av.pq_range_ms <= ONE_TO_ONE["pq_range_ms"] and av.p_consistency >= ONE_TO_ONE["consistency"]):
+        return
+    for name in ("atrial_wave_rate", "atrial_wave_periodicity", "atrial_ventricular_rate_ratio"):
+        ms.items.pop(name, None)
+    an.atrial_activity = None
+    an.warnings[:] = [w for w in an.warnings if not w.startswith("Regular waves at ")]
+    an.warnings.append(
+        f"Periodic waves at {aa.rate_per_min:.0f}/min in {', '.join(aa.leads)} are explained by one P wave per QRS at a constant "
+        f"P–QRS interval ({min(av.pq_ms):.0f}–{max(av.pq_ms):.0f} ms) with its T wave, so they are not taken as flutter waves."
+    )
+
+
 def _ectopy_and_episodes(an: Analysis, ms: MeasurementSet, pw: PWaveFinding | None) -> None:
     rec, rr, beats = an.record, an.rr, an.beats
     assert rr is not None and beats is not None
@@ -342,6 +421,7 @@ def _morphology_measurements(an: Analysis, ms: MeasurementSet, patient: PatientC
     an.median_beat = mb
     fid = delineate(mb)
     an.fiducials = fid
+    _av_relationship(an, ms)
     an.warnings.extend(f"Median beat: {n}." for n in fid.notes)
     an.waves = measure_all(mb, fid) if fid.qrs_on is not None and fid.qrs_off is not None else {}
     report_qt = True

@@ -47,6 +47,10 @@ class Rule:
     excludes: tuple[str, ...] = ()  # statements that pre-empt this one
     report_absent: bool = False  # say "absent" explicitly (e.g. AF) when evaluated and not met
     indeterminate_if_short: bool = False  # all_of met but no any_of row (e.g. too short a tracing): indeterminate
+    # rows on the quality of the evidence (e.g. how clearly P waves were seen): when the pattern
+    # rows are met but one of these is not (or its measurement is missing), the statement is
+    # `indeterminate`, never `present` — for findings where a false call is worse than none
+    evidence: tuple[Cond, ...] = ()
     explanation: str = ""
 
 
@@ -168,8 +172,18 @@ def evaluate(
         any_conds = [c for c in rule.any_of if c.measurement in measurements]
         any_met = True if not rule.any_of else any([check(c) for c in any_conds])
         met = all_met and any_met
-        status = "present" if met else "absent"
-        if met:
+        weak = False
+        if met and rule.evidence:
+            for c in rule.evidence:
+                if c.measurement in measurements:
+                    weak |= not check(c)
+                else:
+                    weak = True
+                    notes.append(f"{c.measurement} not measured")
+        status = "present" if met and not weak else "absent"
+        if met and weak:
+            status = "indeterminate"
+        elif met:
             present.add(rule.key)
         elif rule.indeterminate_if_short and all_met and criteria:
             status = "indeterminate"

@@ -44,6 +44,8 @@ class SyntheticTruth:
     rr_ms: float
     p_duration_ms: float
     r_peaks: np.ndarray  # sample index of each beat's QRS onset + 40 % of QRS (the main R)
+    p_onsets: np.ndarray | None = None  # every P wave's onset (av_block / dissociated records)
+    conducted: np.ndarray | None = None  # per P wave: followed by its QRS (av_block records)
 
 
 def _unit(v) -> np.ndarray:
@@ -98,6 +100,9 @@ def synthesize(
     flutter_rate: float | None = None,
     flutter_mv: float = 0.15,
     dissociated_atrial_rate: float | None = None,
+    av_block: str | None = None,
+    conduction: int = 4,
+    wenckebach_increments_ms: tuple[float, ...] = (120.0, 60.0, 30.0),
 ) -> tuple[np.ndarray, list[str], SyntheticTruth]:
     """12 leads × samples in mV, the lead names, and the truth.
 
@@ -110,7 +115,17 @@ def synthesize(
     `dissociated_atrial_rate` (/min): complete AV dissociation (third-degree
     AV block): P waves at that rate, independent of the QRS complexes, which
     come at `hr` (the escape rate); PR then varies from beat to beat.
+
+    `av_block` (second-degree AV block; `hr` is then the *atrial* rate):
+    "2:1" conducts every other P wave at `pr_ms`; "mobitz2" conducts
+    `conduction` − 1 of every `conduction` P waves at a constant `pr_ms`;
+    "mobitz1" (Wenckebach, `conduction`:`conduction` − 1) starts each group
+    at `pr_ms` and lengthens it by `wenckebach_increments_ms` (decreasing
+    increments, as in the classic pattern) before the blocked P wave.
     """
+    if av_block is not None:
+        return _second_degree(fs, duration_s, hr, pr_ms, qrs_ms, qt_ms, p_duration_ms, noise_mv, wander_mv, rr_jitter, seed,
+                              av_block, conduction, wenckebach_increments_ms)
     rng = np.random.default_rng(seed)
     amp = {
         "p": rng.uniform(0.10, 0.25), "q": rng.uniform(0.10, 0.30), "r": rng.uniform(0.8, 1.8), "s": rng.uniform(0.3, 0.9),
@@ -122,6 +137,7 @@ def synthesize(
         "t_dir": _unit([0.7, 0.5, 0.3] + rng.normal(0, 0.1, 3)),
     }
     p_amp = amp["p"]
+    p_onsets: list[int] = []
     if flutter_rate is not None or dissociated_atrial_rate is not None:
         amp["p"] = 0.0
     beat, q0, r_off = _beat_template(fs, pr_ms, qrs_ms, qt_ms, p_duration_ms, amp)
@@ -142,6 +158,7 @@ def synthesize(
         while t_p + p_wave.shape[1] < n:
             i = int(round(t_p))
             dip[:, i : i + p_wave.shape[1]] += p_wave
+            p_onsets.append(i)
             t_p += 60.0 / dissociated_atrial_rate * fs * (1 + rng.normal(0, 0.01))
     if flutter_rate is not None:
         phase = (tt * flutter_rate / 60.0 + rng.uniform()) % 1.0
@@ -152,5 +169,67 @@ def synthesize(
     sig += wander_mv * np.sin(2 * np.pi * 0.3 * tt + rng.uniform(0, 2 * np.pi))[None, :]
     sig += rng.normal(0, noise_mv, size=sig.shape)
     truth = SyntheticTruth(pr_ms=pr_ms, qrs_ms=(int(round(0.15 * qrs_ms * fs / 1000)) + int(round(0.5 * qrs_ms * fs / 1000)) + int(round(0.35 * qrs_ms * fs / 1000))) * 1000.0 / fs,
-                           qt_ms=qt_ms, rr_ms=rr_mean, p_duration_ms=p_duration_ms, r_peaks=np.asarray(r_peaks))
+                           qt_ms=qt_ms, rr_ms=rr_mean, p_duration_ms=p_duration_ms, r_peaks=np.asarray(r_peaks),
+                           p_onsets=np.asarray(p_onsets) if dissociated_atrial_rate is not None else None)
+    return sig, list(LEADS), truth
+
+
+def _amplitudes(rng: np.random.Generator) -> dict:
+    return {
+        "p": rng.uniform(0.10, 0.25), "q": rng.uniform(0.10, 0.30), "r": rng.uniform(0.8, 1.8), "s": rng.uniform(0.3, 0.9),
+        "t": rng.uniform(0.2, 0.5),
+        "p_dir": _unit([0.6, 0.7, 0.2] + rng.normal(0, 0.1, 3)),
+        "q_dir": _unit([-0.5, 0.1, 0.8] + rng.normal(0, 0.1, 3)),
+        "r_dir": _unit([0.8, 0.5, -0.2] + rng.normal(0, 0.15, 3)),
+        "s_dir": _unit([-0.4, -0.5, -0.7] + rng.normal(0, 0.1, 3)),
+        "t_dir": _unit([0.7, 0.5, 0.3] + rng.normal(0, 0.1, 3)),
+    }
+
+
+def _second_degree(fs, duration_s, atrial_rate, pr_ms, qrs_ms, qt_ms, p_duration_ms, noise_mv, wander_mv, rr_jitter, seed,
+                   kind, conduction, increments):
+    """Sinus P waves at `atrial_rate`, each conducted (P + QRS-T at its PR)
+    or blocked (P alone) by the pattern `kind`; see `synthesize`."""
+    if kind not in ("2:1", "mobitz1", "mobitz2"):
+        raise ValueError(f"unknown av_block {kind!r}")
+    rng = np.random.default_rng(seed)
+    amp = _amplitudes(rng)
+    n = int(duration_s * fs)
+    dip = np.zeros((3, n))
+    group = 2 if kind == "2:1" else conduction
+    pp = 60.0 / atrial_rate * fs
+    t = 0.3 * fs
+    r_peaks, p_onsets, conducted = [], [], []
+    i = 0
+    while True:
+        pos = i % group
+        blocked = pos == group - 1
+        pr = pr_ms + (sum(increments[: pos]) if kind == "mobitz1" else 0.0)
+        if blocked:
+            beat, _, _ = _beat_template(fs, pr_ms, qrs_ms, qt_ms, p_duration_ms, amp)
+            p_only = np.zeros_like(beat)
+            k = int(round(p_duration_ms * fs / 1000.0))
+            p_only[:, :k] = beat[:, :k]
+            beat, r_off = p_only, None
+        else:
+            beat, _, r_off = _beat_template(fs, pr, qrs_ms, qt_ms, p_duration_ms, amp)
+        s = int(round(t))
+        if s + beat.shape[1] >= n:
+            break
+        dip[:, s : s + beat.shape[1]] += beat
+        p_onsets.append(s)
+        conducted.append(not blocked)
+        if r_off is not None:
+            r_peaks.append(s + r_off)
+        t += pp * (1 + rng.normal(0, rr_jitter))
+        i += 1
+    tt = np.arange(n) / fs
+    M = np.vstack([LEAD_VECTORS[name] for name in LEADS])
+    sig = M @ dip
+    sig += wander_mv * np.sin(2 * np.pi * 0.3 * tt + rng.uniform(0, 2 * np.pi))[None, :]
+    sig += rng.normal(0, noise_mv, size=sig.shape)
+    nq = [int(round(f * qrs_ms * fs / 1000)) for f in (0.15, 0.5, 0.35)]
+    truth = SyntheticTruth(pr_ms=pr_ms, qrs_ms=sum(nq) * 1000.0 / fs, qt_ms=qt_ms, rr_ms=float(np.mean(np.diff(r_peaks))) * 1000.0 / fs,
+                           p_duration_ms=p_duration_ms, r_peaks=np.asarray(r_peaks), p_onsets=np.asarray(p_onsets),
+                           conducted=np.asarray(conducted))
     return sig, list(LEADS), truth

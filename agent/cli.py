@@ -27,6 +27,11 @@ examples:
       a CMR DICOM series with demographics (BSA indexing, sex-specific ranges)
   cardioagent analyze ecg.hea ecg.dat echo.dcm --context notes.txt
       several modalities in one case; notes are quoted as history, never measured
+  cardioagent analyze examples/ecg/ludb-1 --weights ecgfounder=/models/ecgfounder.pth
+      add the ECGFounder classifier with published weights you downloaded; also
+      echonet-seg=, echonet-ef= (EchoNet-Dynamic), cmr= (CMR U-Net), varnet= (VarNet),
+      or TOOL.OPTION=PATH; CARDIO_WEIGHTS="ecgfounder=/m/a.pth;echonet-ef=/m/ef.pt"
+      sets them for analyze, ui and batch (--weights wins per setting)
   cardioagent kb search "QTc 510 ms in a woman"
       search the guideline knowledge base
 
@@ -59,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    from agent.weights import HELP as weights_help  # stdlib only: --help stays instant
+
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -83,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--backend", choices=["rules", "openai", "transformers"], help="orchestrator backend (default: $CARDIO_LLM or rules)")
     a.add_argument("--allow-partial", action="store_true", help="analyse the usable inputs even if some are bad (they are listed in the report)")
     a.add_argument("--formats", default="json,md,html", help="comma-separated: json,md,html[,pdf,fhir,sr] (default json,md,html)")
+    a.add_argument("--weights", action="append", default=[], metavar="TOOL.OPTION=PATH", help=weights_help)
     a.add_argument("--quiet", action="store_true", help="no progress lines")
     a.add_argument("--debug", action="store_true", help="print tracebacks of internal errors")
 
@@ -140,6 +148,16 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         print(f"cardioagent: bad clinical context: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    from agent.weights import WeightsError, configure, describe
+
+    try:
+        weight_files = configure(args.weights)
+    except WeightsError as exc:
+        print(f"cardioagent: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not args.quiet:
+        for line in describe(weight_files):
+            print(f"weights: {line}", file=sys.stderr)
     outcome = analyze(args.paths, context, args.out, backend=args.backend, strict=not args.allow_partial, case_id=args.case_id,
                       on_event=_Progress(args.quiet), formats=formats, debug=args.debug)  # fmt: skip
     if not outcome.ok:

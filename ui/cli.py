@@ -1,6 +1,11 @@
 """`cardioagent ui`: start the clinician web UI.
 
     cardioagent ui [--host 127.0.0.1] [--port 7860] [--auth USER:PASS ...] [--share-dir DIR]
+                   [--weights ecgfounder=/models/ecgfounder.pth ...]
+
+User weights (`--weights`, or $CARDIO_WEIGHTS set once for a deployment) are
+checked before the server starts and are then the defaults of their tools
+for every case analysed in this UI process (see agent/weights.py).
 
 Binds to 127.0.0.1 unless told otherwise: exposing patient data on a network
 is a decision for whoever starts the server, and then `--auth` (or a proxy
@@ -24,6 +29,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--share-dir", metavar="DIR",
                         help="folder for case files (uploads, reports, figures; default $CARDIO_HOME/ui/cases); never served "
                              "directly: pages get unguessable links to the files they show")  # fmt: skip
+    from agent.weights import HELP as weights_help
+
+    parser.add_argument("--weights", action="append", default=[], metavar="TOOL.OPTION=PATH", help=weights_help)
     parser.add_argument("--verbose", action="store_true", help="log UI events (case ids and counts only) to stderr")
 
 
@@ -48,6 +56,15 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"cardioagent ui: {exc}", file=sys.stderr)
         return 2
+    from agent.weights import WeightsError, configure, describe
+
+    try:
+        weight_files = configure(getattr(args, "weights", None))
+    except WeightsError as exc:
+        print(f"cardioagent ui: {exc}", file=sys.stderr)
+        return 2
+    for line in describe(weight_files):
+        print(f"cardioagent ui: weights {line}", file=sys.stderr)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("cardioagent.ui").setLevel(logging.INFO if args.verbose else logging.WARNING)
     home = cardio_home()

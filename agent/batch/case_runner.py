@@ -21,7 +21,7 @@ from agent.batch.manifest import CaseSpec
 from agent.batch.markers import CaseProblem, CaseRecord, clear_case_dir, write_record
 from agent.batch.running import RunningMarker
 from agent.batch.settings import BatchSettings
-from agent.batch.weights import apply_to_tools
+from agent.weights import apply_to_tools
 
 TIMEOUT_EXIT_CODE = 70
 

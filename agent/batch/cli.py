@@ -53,8 +53,10 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-retrieval", action="store_true", help="skip guideline retrieval (faster; reports cite no guideline passages)")
     p.add_argument("--no-threads", action="store_true", help="do not keep each case's conversation thread (saves ~0.4 MB per case in DIR/.batch/threads)")
     p.add_argument("--weights", action="append", default=[], metavar="TOOL.OPTION=PATH",
-                   help="user weights for an expert, e.g. ecg_analyze.classifier_weights=/models/ecgfounder.pth (repeatable); "
-                        "their content hash is part of the configuration, so --resume reruns cases made with other weights")  # fmt: skip
+                   help="user weights for an expert, e.g. ecg_analyze.classifier_weights=/models/ecgfounder.pth or ecgfounder=PATH "
+                        "(repeatable; aliases ecgfounder, echonet-seg, echonet-ef, cmr, varnet; also $CARDIO_WEIGHTS=\"KEY=PATH;KEY=PATH\", "
+                        "this flag wins per setting); their content hash is part of the configuration, so --resume reruns cases "
+                        "made with other weights")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--debug", action="store_true", help="print tracebacks of internal errors")
 
@@ -63,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from agent.batch.manifest import ManifestError
     from agent.batch.run import BatchUsageError, run_batch
     from agent.batch.settings import ALL_FORMATS, BatchSettings
-    from agent.batch.weights import WeightsError, parse_weight_args
+    from agent.weights import WeightsError, collect_weights, resolve_weights
 
     formats = tuple(dict.fromkeys(f.strip() for f in args.formats.split(",") if f.strip()))
     unknown = sorted(set(formats) - set(ALL_FORMATS))
@@ -74,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
         print("cardioagent batch: --workers must be at least 1", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        weights = parse_weight_args(args.weights)
+        weights, origins = collect_weights(args.weights)
+        resolve_weights(weights, origins)  # every problem, naming the flag or variable and the file, before anything runs
     except WeightsError as exc:
         print(f"cardioagent batch: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -115,7 +115,7 @@ def configuration(formats: tuple[str, ...], backend: str | None, strict: bool, r
     hash follows the bytes, not the path; a missing file raises WeightsError.
     """
     from agent import __version__
-    from agent.batch.weights import weights_fingerprint
+    from agent.weights import weights_fingerprint
     from experts.core.types import SCHEMA_VERSION
 
     return {

@@ -22,7 +22,7 @@ from agent.batch.hashing import configuration, configuration_hash, input_hash
 from agent.batch.manifest import CaseSpec, load_cases
 from agent.batch.markers import CaseRecord, is_complete, read_done
 from agent.batch.settings import BatchSettings
-from agent.batch.weights import WeightsError
+from agent.weights import WeightsError
 
 
 class BatchUsageError(Exception):

@@ -24,7 +24,7 @@ class BatchSettings(BaseModel):
     strict: bool = Field(False, description="True: any unusable input fails the whole case (as `analyze` without --allow-partial)")
     retrieval: bool = True
     timeout_s: float | None = Field(900.0, description="Per-case wall-clock limit; None for no limit")
-    weights: dict[str, str] = Field(default_factory=dict, description="User weights: 'tool.option' -> absolute path (see agent/batch/weights.py)")
+    weights: dict[str, str] = Field(default_factory=dict, description="User weights: 'tool.option' -> absolute path (see agent/weights.py)")
     keep_threads: bool = Field(True, description="Keep each case's LangGraph thread (SQLite, ~0.4 MB per ECG case) so it can be reopened")
     config_hash: str = ""
 

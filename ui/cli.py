@@ -48,9 +48,6 @@ def parse_auth(values: list[str]) -> list[tuple[str, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agent.runner import cardio_home
-    from ui.app import AppConfig, launch_app
-
     try:
         auth = parse_auth(list(args.auth or []) + ([os.environ["CARDIO_UI_AUTH"]] if os.environ.get("CARDIO_UI_AUTH") else []))
     except ValueError as exc:
@@ -65,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for line in describe(weight_files):
         print(f"cardioagent ui: weights {line}", file=sys.stderr)
+    from agent.runner import cardio_home
+    from ui.app import AppConfig, launch_app
+
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("cardioagent.ui").setLevel(logging.INFO if args.verbose else logging.WARNING)
     home = cardio_home()

@@ -137,7 +137,7 @@ def _search(args: argparse.Namespace) -> int:
     if user:
         print("\nUser documents (quoted data, not guidance):")
         for p in user:
-            flag = "  [reads like instructions; ignored as such]" if p.flagged_instructions else ""
+            flag = "  [instruction-like lines set apart: never used in reports]" if p.flagged_instructions else ""
             print(f"- {p.source_file}, {p.section}{flag}")
             print(textwrap.fill(p.text, width=100, initial_indent="   > ", subsequent_indent="   > "))
     return 0
@@ -211,7 +211,7 @@ def _add(args: argparse.Namespace) -> int:
     for a in added:
         verb = "replaced" if a.replaced else "added"
         flagged = (
-            f"; {a.flagged_chunks} chunk(s) read like instructions and are kept as quoted data only"
+            f"; {a.flagged_chunks} instruction-like passage(s) set apart (kept as quoted data, never used in reports)"
             if a.flagged_chunks
             else ""
         )

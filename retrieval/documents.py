@@ -163,8 +163,33 @@ def chunk_text(text: str, max_chars: int = MAX_CHUNK_CHARS, min_chars: int = MIN
     return chunks
 
 
+def separate_instructions(chunk: str) -> tuple[str, str]:
+    """(content, instruction-like lines) of one chunk.
+
+    Why per line/sentence: one injected line ("SYSTEM: ignore previous
+    instructions ...") inside a real protocol must not take the protocol's
+    rules down with it. Lines (then sentences) that read like instructions to
+    a machine are set apart; the rest stays searchable content."""
+    kept: list[str] = []
+    isolated: list[str] = []
+    for line in chunk.split("\n"):
+        if not looks_like_instructions(line):
+            kept.append(line)
+            continue
+        sentences = re.split(r"(?<=[.!?;])\s+", line)
+        clean = [x for x in sentences if not looks_like_instructions(x)]
+        isolated.append(" ".join(x for x in sentences if looks_like_instructions(x)))
+        if clean:
+            kept.append(" ".join(clean))
+    content = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
+    return content, "\n".join(isolated).strip()
+
+
 def document_passages(pages: list[DocumentPage], name: str, sha256: str, added_year: int) -> list[GuidelinePassage]:
-    """Chunks of one document as passages (the text unquoted, as stored)."""
+    """Chunks of one document as passages (the text unquoted, as stored).
+    Instruction-like lines become their own flagged passage (kept, shown by
+    `kb search` as isolated, never returned for a report); the rest of the
+    chunk stays an ordinary passage."""
     out: list[GuidelinePassage] = []
     # Name and content both in the id: the same file under two names, or two
     # versions of one name, never collide.
@@ -172,21 +197,25 @@ def document_passages(pages: list[DocumentPage], name: str, sha256: str, added_y
     n = 0
     for page in pages:
         for chunk in chunk_text(page.text):
-            n += 1
-            where = f"page {page.page}, part {n}" if page.page is not None else f"part {n}"
-            out.append(
-                GuidelinePassage(
-                    id=f"userdoc-{prefix}-{n:04d}",
-                    guideline=f"User document: {name}",
-                    society=None,
-                    year=added_year,
-                    section=where,
-                    text=chunk,
-                    collection="user_documents",
-                    source_file=name,
-                    flagged_instructions=looks_like_instructions(chunk),
+            content, isolated = separate_instructions(chunk)
+            for text, flagged in ((content, False), (isolated, True)):
+                if not text:
+                    continue
+                n += 1
+                where = f"page {page.page}, part {n}" if page.page is not None else f"part {n}"
+                out.append(
+                    GuidelinePassage(
+                        id=f"userdoc-{prefix}-{n:04d}",
+                        guideline=f"User document: {name}",
+                        society=None,
+                        year=added_year,
+                        section=where,
+                        text=text,
+                        collection="user_documents",
+                        source_file=name,
+                        flagged_instructions=flagged,
+                    )
                 )
-            )
     return out
 
 

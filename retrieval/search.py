@@ -340,9 +340,13 @@ class Retriever:
             )
         return col, self._user_index[1], self._user_index[2]
 
-    def search_user_documents(self, query: str, k: int = 3, min_similarity: float | None = None) -> list[GuidelinePassage]:
+    def search_user_documents(
+        self, query: str, k: int = 3, min_similarity: float | None = None, include_flagged: bool = True
+    ) -> list[GuidelinePassage]:
         """User-document chunks for a query, hybrid-ranked. They come back as
-        passages with collection='user_documents': quoted data, never guidance."""
+        passages with collection='user_documents': quoted data, never guidance.
+        `include_flagged=False` leaves out the lines set apart as instruction-
+        like (documents.separate_instructions): a report has no use for them."""
         found = self._user_documents()
         if found is None or not query.strip() or k <= 0:
             return []
@@ -354,7 +358,7 @@ class Retriever:
         fused = rrf_fuse([[r[0] for r in dense_rows], [doc_id for doc_id, _ in lexical]], weights=[DENSE_WEIGHT, 1.0])
         out = []
         for doc_id, score in fused:
-            if doc_id not in passages:
+            if doc_id not in passages or (not include_flagged and passages[doc_id].flagged_instructions):
                 continue
             if min_similarity is not None and similarity.get(doc_id, 0.0) < min_similarity and doc_id not in lexical_ids:
                 continue
@@ -445,7 +449,9 @@ def search_for_findings(
             q.text, k=k, mode="hybrid", measurement_names=q.measurement_names, profile="findings"
         )
         if include_user_documents:
-            found += retriever.search_user_documents(q.text, k=1, min_similarity=USER_DOC_MIN_SIMILARITY)
+            found += retriever.search_user_documents(
+                q.text, k=1, min_similarity=USER_DOC_MIN_SIMILARITY, include_flagged=False
+            )
         for p in found:
             current = best.get(p.id)
             if current is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import os
 import re
+import struct
 import zipfile
 from pathlib import Path
 from typing import Literal
@@ -121,7 +122,9 @@ def _dicom(p: Path, name: str, head: bytes) -> DetectedFile | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # vendors' off-spec UIDs are common and harmless here
-            ds = pydicom.dcmread(p, stop_before_pixels=True)
+            with open(p, "rb") as fh:
+                ds = pydicom.dcmread(fh, stop_before_pixels=True)
+                pixel_pos = fh.tell()  # pydicom stops at the Pixel Data tag
             sop = str(getattr(ds, "SOPClassUID", ""))
             modality_tag = str(getattr(ds, "Modality", "")).upper()
             meta: dict = {
@@ -132,7 +135,17 @@ def _dicom(p: Path, name: str, head: bytes) -> DetectedFile | None:
                 "frames": int(getattr(ds, "NumberOfFrames", 1) or 1),
             }
     except (InvalidDicomError, OSError, ValueError, EOFError, KeyError, TypeError, AttributeError) as exc:
-        return DetectedFile(path=str(p), display_name=name, kind="unsupported", problem=f"corrupt DICOM header ({exc})")
+        return DetectedFile(path=str(p), display_name=name, kind="unsupported",
+                            problem=f"corrupt DICOM header, or the file is truncated inside it ({exc})")  # fmt: skip
+    if sop in ECG_SOPS or sop in US_SOPS or sop in MR_SOPS or modality_tag in ("ECG", "US", "MR"):
+        from agent.intake.truncation import dicom_pixel_problem
+
+        try:
+            cut = dicom_pixel_problem(p, ds, pixel_pos)
+        except (OSError, ValueError, struct.error) as exc:
+            cut = f"cannot check the pixel data ({exc})"
+        if cut:
+            return DetectedFile(path=str(p), display_name=name, kind="unsupported", problem=f"DICOM {cut}", meta=meta)
     if sop in ECG_SOPS or modality_tag == "ECG":
         meta["description"] = ECG_SOPS.get(sop, "ECG waveform")
         return DetectedFile(path=str(p), display_name=name, kind="dicom", modality=Modality.ECG, meta=meta)
@@ -167,7 +180,10 @@ def _hdf5(p: Path, name: str, head: bytes) -> DetectedFile | None:
             names: list[str] = []
             f.visit(names.append)
     except (OSError, ValueError) as exc:
-        return DetectedFile(path=str(p), display_name=name, kind="unsupported", problem=f"corrupt HDF5 file ({exc})")
+        m = re.search(r"truncated file: eof = (\d+).*stored_eof = (\d+)", str(exc))
+        why = (f"HDF5 file of {m.group(1)} bytes, but its superblock declares {m.group(2)} bytes: file truncated" if m
+               else f"corrupt HDF5 file ({exc})")  # fmt: skip
+        return DetectedFile(path=str(p), display_name=name, kind="unsupported", problem=why)
     kspace_like = [n for n in names if re.search(r"k_?space", n, re.IGNORECASE)]
     if kspace_like:
         return DetectedFile(
@@ -215,6 +231,14 @@ def _nifti(p: Path, name: str, head: bytes) -> DetectedFile | None:
         zooms = tuple(float(z) for z in header.get_zooms())
     except Exception as exc:  # nibabel raises many types for broken headers
         return DetectedFile(path=str(p), display_name=name, kind="unsupported", problem=f"corrupt NIfTI header ({exc})")
+    from agent.intake.truncation import nifti_problem
+
+    try:
+        cut = nifti_problem(p, header, gz=head[:2] == b"\x1f\x8b")
+    except OSError as exc:
+        cut = f"cannot be read ({exc.strerror or exc})"
+    if cut:
+        return DetectedFile(path=str(p), display_name=name, kind="unsupported", problem=f"NIfTI {cut}")
     return DetectedFile(
         path=str(p),
         display_name=name,
@@ -232,6 +256,14 @@ def _video(p: Path, name: str, head: bytes) -> DetectedFile | None:
         return None
     import av
 
+    from agent.intake.truncation import video_problem
+
+    try:
+        cut = video_problem(p, head)
+    except (OSError, struct.error) as exc:
+        cut = f"cannot be read ({exc})"
+    if cut:
+        return DetectedFile(path=str(p), display_name=name, kind="unsupported", problem=f"video {cut}")
     try:
         with av.open(str(p)) as container:
             streams = container.streams.video
@@ -257,7 +289,7 @@ def _npz(p: Path, name: str, head: bytes) -> DetectedFile | None:
         with zipfile.ZipFile(p) as zf:
             members = [m.removesuffix(".npy") for m in zf.namelist()]
     except zipfile.BadZipFile as exc:
-        return DetectedFile(path=str(p), display_name=name, kind="unsupported", problem=f"corrupt zip/NPZ archive ({exc})")
+        return DetectedFile(path=str(p), display_name=name, kind="unsupported", problem=f"corrupt or truncated zip/NPZ archive: its directory at the end of the file is missing or damaged ({exc})")
     if not all(m.endswith(".npy") for m in zipfile.ZipFile(p).namelist()):
         return DetectedFile(path=str(p), display_name=name, kind="unsupported", problem="zip archive: unpack it and pass the files inside")
     if any(re.search(r"k_?space", m, re.IGNORECASE) for m in members):
@@ -331,6 +363,11 @@ def _text(p: Path, name: str, head: bytes) -> DetectedFile | None:
         tokens = [t.strip().strip('"').lower() for t in re.split(r"[,\t;]", first)]
         leads = [t for t in tokens if t in STANDARD_LEAD_NAMES]
         if lower.endswith((".csv", ".tsv")) and leads:
+            from agent.intake.truncation import csv_problem
+
+            cut = csv_problem(p, first)
+            if cut:
+                return DetectedFile(path=str(p), display_name=name, kind="unsupported", problem=f"CSV {cut}")
             return DetectedFile(path=str(p), display_name=name, kind="ecg_csv", modality=Modality.ECG, meta={"columns": tokens[:20]})
         if lower.endswith((".csv", ".tsv")):
             return DetectedFile(
@@ -387,6 +424,10 @@ def _wfdb_header(p: Path, name: str) -> DetectedFile:
         kind_meta = {"multi_segment": False}
     if n_sig > 0 and not files:
         return bad("WFDB header lists no signal files")
+    from agent.intake.truncation import wfdb_expected_sizes
+
+    # "file<TAB>minimum bytes<TAB>why": group.py checks each claimed signal file.
+    expected = [f"{f}\t{n}\t{why}" for f, n, why in wfdb_expected_sizes(header, name)]
     return DetectedFile(
         path=str(p),
         display_name=name,
@@ -400,6 +441,7 @@ def _wfdb_header(p: Path, name: str) -> DetectedFile:
             "signal_files": files,
             "sig_names": list(header.sig_name or [])[:32],
             "repaired_record_line": repaired,
+            "expected_bytes": expected,
             **kind_meta,
         },
     )

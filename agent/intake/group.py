@@ -83,6 +83,26 @@ def _pick_partner(
     return orphans[0] if len(orphans) == 1 else None
 
 
+def _truncated_signal_files(header: DetectedFile, signal_files: list[DetectedFile]) -> list[InputProblem]:
+    """Signal files shorter than their header declares (see agent.intake.truncation)."""
+    from agent.intake.truncation import wfdb_signal_problem
+
+    by_name = {d.display_name: d for d in signal_files}
+    problems = []
+    for entry in header.meta.get("expected_bytes") or []:
+        fname, need, why = str(entry).split("\t", 2)
+        d = by_name.get(fname)
+        if d is None:
+            continue
+        try:
+            cut = wfdb_signal_problem(d.path, int(need), why)
+        except OSError as exc:
+            cut = f"cannot be read ({exc.strerror or exc})"
+        if cut:
+            problems.append(InputProblem(file=d.display_name, problem=cut))
+    return problems
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:40] or "study"
 
@@ -136,6 +156,11 @@ def intake(paths: list[str | Path], display_names: dict[str, str] | None = None)
             result.problems.append(
                 InputProblem(file=h.display_name, problem=f"WFDB record '{record}' needs {problems_text}, which was not supplied")
             )
+            claimed.update(m.path for m in members)
+            continue
+        truncated = _truncated_signal_files(h, members[1:])
+        if truncated:
+            result.problems.extend(truncated)
             claimed.update(m.path for m in members)
             continue
         annotations = []

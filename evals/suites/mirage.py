@@ -11,7 +11,8 @@ bundled example ECGs:
 Generated at build time:
 - contradictory-context: a synthetic sinus ECG with notes claiming
   permanent AF and LBBB (the tool's findings win; the notes are history);
-- truncated-ecg: a WFDB header whose signal file was cut short;
+- truncated-ecg: a WFDB header whose signal file was cut short (refused at
+  intake, naming the file);
 - garbage-dicom: a file that claims to be DICOM and is not;
 - blank-ecg: 12 leads of electrodes-off baseline noise;
 - blank-echo: an ultrasound DICOM of black frames (when the echo expert is
@@ -58,8 +59,9 @@ def truncated_ecg(ctx: BuildContext, case_id: str) -> Path:
     data = files[1].read_bytes()
     files[1].write_bytes(data[: len(data) // 40])
     write_case(folder, {
-        "id": case_id, "description": "WFDB header for 10 s of 12 leads, signal file cut to 1/40: refuse or report the failure, never a number",
-        "tags": ["mirage", "corrupt"], "source": "generated", "expected": {"outcome": "any", "abstain": "all", "modalities": ["ecg"]},
+        "id": case_id, "description": "WFDB header for 10 s of 12 leads, signal file cut to 1/40: strict intake refuses it, naming the file",
+        "tags": ["mirage", "corrupt"], "source": "generated",
+        "expected": {"outcome": "rejected", "rejected_files": ["truncated.dat"], "abstain": "all"},
         "must_not": {"modalities": NO_IMAGING},
     })  # fmt: skip
     return folder

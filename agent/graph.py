@@ -35,6 +35,7 @@ from agent.backends.toolcalls import RejectedCall, digest_text, parse_call, tool
 from agent.case import CaseInput, InputProblem, sanitise_text
 from agent.compose import compose as rules_compose
 from agent.intake.group import IntakeResult, intake
+from agent.patient import resolve_from_files
 from agent.notes import reported_history
 from agent.report import (
     GroundingSummary,
@@ -145,6 +146,8 @@ def node_intake(state: CaseState, config: RunnableConfig) -> dict:
             continue  # the same notes were also given with --context
         ctx.notes = sanitise_text(((ctx.notes + "\n\n") if ctx.notes else "") + text)
         ctx.notes_source = ctx.notes_source or note.display_name
+    # Demographics from the files' metadata fill what flags/context leave empty; disagreements are recorded (agent/patient.py)
+    case.context.patient = resolve_from_files(case.context.patient, result.studies)
     strict = _cfg(config).get("strict", True)
     abort: list[dict] = []
     if not result.studies:
@@ -574,6 +577,10 @@ def route_after_verify(state: CaseState) -> str:
     return "render"
 
 
+def _str_or_none(value) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
 def build_report(state: CaseState, config: RunnableConfig) -> Report:
     case = CaseInput.model_validate(state["case"])
     ir = IntakeResult.model_validate(state["intake"])
@@ -598,7 +605,7 @@ def build_report(state: CaseState, config: RunnableConfig) -> Report:
         patient=case.context.patient,
         reported_history=reported_history(case.context),
         studies=[StudySummary(study_id=s.study_id, modality=s.modality, files=s.display_names or [Path(f).name for f in s.files],
-                              description=s.description) for s in studies],  # fmt: skip
+                              description=s.description, acquired_at=_str_or_none(s.meta.get("acquired_at"))) for s in studies],  # fmt: skip
         sections=sections,
         narrative=d["narrative"],
         impression=[ImpressionItem.model_validate(i) for i in d["impression"]],

@@ -43,6 +43,7 @@ class StudySummary(_Model):
     modality: Modality
     files: list[str] = Field(description="File names as supplied")
     description: str = ""
+    acquired_at: str | None = Field(None, description="Acquisition date/time (ISO 8601) from the files' metadata, when they carry one")
 
 
 class ModalitySection(_Model):

@@ -277,7 +277,7 @@ def _row_context(row: dict, base: Path, where: str, case_id: str | None, problem
     indication = str(row.get("indication") or "").strip() or None
     try:
         context = load_context(ctx_file, age=numbers["age"], sex=sex, height_cm=numbers["height_cm"],
-                               weight_kg=numbers["weight_kg"], indication=indication)  # fmt: skip
+                               weight_kg=numbers["weight_kg"], indication=indication, given_by="manifest column")  # fmt: skip
     except (ValueError, OSError, ValidationError) as exc:
         problems.append(ManifestProblem(where=where, case_id=case_id, problem=_why(exc)))
         return ClinicalContext()

@@ -1,5 +1,14 @@
-"""FHIR R4 output: a transaction Bundle with one DiagnosticReport and one
-Observation per measurement (`report.fhir.json`).
+"""FHIR R4 output: a transaction Bundle with one Patient, one
+DiagnosticReport and one Observation per measurement (`report.fhir.json`).
+
+The Patient is identified by the DICOM PatientID when the inputs carry one
+(system `urn:cardioagent:dicom-patient-id`), otherwise by the case id
+(`urn:cardioagent:case`); gender and birthDate are written only when known
+(an age alone gives no birthDate: none is invented). The DiagnosticReport
+and every Observation reference it as `subject`. `effectiveDateTime` is the
+study's acquisition date/time from the files' metadata when they have one
+(the date only when the file gives a local time without a time zone, as
+FHIR requires a zone with a time); otherwise only `issued` is written.
 
 Why a transaction with conditional creates: a hospital system imports it
 with one `POST [base]`, references between entries resolve by `urn:uuid`,
@@ -35,6 +44,8 @@ OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 ID_REPORT = "urn:cardioagent:report"
 ID_MEASUREMENT = "urn:cardioagent:measurement"
+ID_DICOM_PATIENT = "urn:cardioagent:dicom-patient-id"
+ID_CASE = "urn:cardioagent:case"
 LOCAL_MEASUREMENT_CODES = "urn:cardioagent:measurement-name"
 _NAMESPACE = uuid.UUID("5b0c9a0e-0b7f-4d61-9a39-3c2f6f1e8a10")  # fixed: same report -> same fullUrls
 
@@ -144,6 +155,33 @@ def _quantity(value: float, unit: str, decimals: int) -> dict:
     return {"value": v, "unit": unit}  # not a unit we can vouch for as UCUM: text only
 
 
+def fhir_datetime(value: str | None) -> str | None:
+    """An ISO date/time as a FHIR dateTime: kept with its zone; a local time
+    without zone becomes its date (FHIR requires a zone with a time)."""
+    if not value:
+        return None
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return value
+    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?", value)
+    if not m:
+        return None
+    return value if m.group(4) else m.group(1)
+
+
+def _patient(report: Report) -> tuple[dict, str]:
+    p = report.patient
+    if p.patient_id:
+        ident = {"system": ID_DICOM_PATIENT, "value": p.patient_id}
+    else:
+        ident = {"system": ID_CASE, "value": report.case_id}
+    res: dict = {"resourceType": "Patient", "identifier": [ident]}
+    if p.sex in ("female", "male"):
+        res["gender"] = p.sex
+    if p.birth_date and re.fullmatch(r"\d{4}-\d{2}-\d{2}", p.birth_date):
+        res["birthDate"] = p.birth_date
+    return res, f"identifier={ident['system']}|{ident['value']}"
+
+
 def _observation(report: Report, m: Measurement, modality: Modality, status: str) -> dict:
     coding = []
     if m.code is not None and m.code.system == LOINC and loinc_valid(m.code.code):  # a malformed code is dropped, never exported
@@ -189,12 +227,19 @@ def build_bundle(report: Report) -> dict:
     from fhir.resources.R4B.bundle import Bundle
 
     status = STATUS[report.status]
+    patient, patient_query = _patient(report)
+    patient_url = _urn(report.report_id, "Patient")
+    subject = {"reference": patient_url}
+    acquired = {s.study_id: fhir_datetime(s.acquired_at) for s in report.studies}
     entries: list[dict] = []
     results: list[dict] = []
     for section in report.sections:
         for m in section.measurements:
             url = _urn(report.report_id, m.id)
             obs = _observation(report, m, section.modality, status)
+            obs["subject"] = subject
+            if acquired.get(section.study_id):
+                obs["effectiveDateTime"] = acquired[section.study_id]
             entries.append({"fullUrl": url, "resource": obs,
                             "request": {"method": "POST", "url": "Observation", "ifNoneExist": f"identifier={ID_MEASUREMENT}|{report.report_id}/{m.id}"}})  # fmt: skip
             results.append({"reference": url, "display": m.label})
@@ -214,9 +259,15 @@ def build_bundle(report: Report) -> dict:
         "status": status,
         "category": [{"coding": [{"system": LOINC, "code": "LP29708-2", "display": LOINC_PARTS["LP29708-2"]}]}],
         "code": code,
+        "subject": subject,
         "issued": report.created_at.isoformat(),
         "result": results,
     }
+    times = sorted({t for t in acquired.values() if t})
+    if len(times) == 1:
+        dr["effectiveDateTime"] = times[0]
+    elif times:  # several studies acquired at different times: the span
+        dr["effectivePeriod"] = {"start": times[0], "end": times[-1]}
     if report.signoffs:  # who signed and when: the clinicians as interpreters, the last decision as the version's issue time
         dr["resultsInterpreter"] = [{"display": name} for name in dict.fromkeys(so.clinician for so in report.signoffs)]
         dr["issued"] = report.signoffs[-1].signed_at.isoformat()
@@ -226,7 +277,10 @@ def build_bundle(report: Report) -> dict:
         dr["conclusionCode"] = findings
     dr_entry = {"fullUrl": _urn(report.report_id, "DiagnosticReport"), "resource": dr,
                 "request": {"method": "POST", "url": "DiagnosticReport", "ifNoneExist": f"identifier={ID_REPORT}|{report.report_id}"}}  # fmt: skip
-    bundle = {"resourceType": "Bundle", "type": "transaction", "timestamp": report.created_at.isoformat(), "entry": [dr_entry, *entries]}
+    patient_entry = {"fullUrl": patient_url, "resource": patient,
+                     "request": {"method": "POST", "url": "Patient", "ifNoneExist": patient_query}}  # fmt: skip
+    bundle = {"resourceType": "Bundle", "type": "transaction", "timestamp": report.created_at.isoformat(),
+              "entry": [dr_entry, *entries, patient_entry]}  # fmt: skip
     problems = check_codes(bundle)
     if problems:
         raise FHIRCodeError("; ".join(problems))

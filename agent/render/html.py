@@ -18,6 +18,7 @@ from agent.render.provenance import (
     grounding_view,
     measurement_row,
     no_impression_text,
+    patient_view,
     provenance_view,
     signed_line,
     statement_row,
@@ -29,6 +30,7 @@ body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin
 main{max-width:1100px;margin:0 auto;padding:24px}
 h1{font-size:1.5rem;margin:0 0 4px} h2{font-size:1.15rem;margin:28px 0 8px;border-bottom:2px solid #d0d7de;padding-bottom:4px}
 .meta{color:#57606a;font-size:.9rem}
+.warning{background:#ffebe9;border:1px solid #cf222e;padding:10px 14px;border-radius:6px;margin:10px 0}
 .disclaimer{background:#fff8c5;border:1px solid #d4a72c;padding:10px 14px;border-radius:6px;margin:14px 0}
 .status{display:inline-block;padding:2px 8px;border-radius:10px;font-weight:600;font-size:.8rem}
 .status.preliminary{background:#ddf4ff;color:#0969da}.status.final{background:#dafbe1;color:#1a7f37}.status.amended{background:#fbefff;color:#8250df}
@@ -84,11 +86,11 @@ def render_html(report: Report, out_dir: Path | None = None) -> str:
     a(f"<div class='meta'><span class='status {report.status}'>{report.status.upper()}</span> · report {e(report.report_id)} · "
       f"created {report.created_at:%Y-%m-%d %H:%M} UTC</div>")  # fmt: skip
     a(f"<p class='signoff'><strong>Sign-off:</strong> {e(signed_line(report))}</p>")
-    a(f"<div class='disclaimer' role='note'><strong>Decision support.</strong> {e(report.disclaimer)}</div>")
-    p = report.patient
-    demo = [f"age {p.age_years:g} y" if p.age_years is not None else None, p.sex,
-            f"height {p.height_cm:g} cm" if p.height_cm else None, f"weight {p.weight_kg:g} kg" if p.weight_kg else None]  # fmt: skip
-    a(f"<p><strong>Patient (as supplied):</strong> {e(', '.join(x for x in demo if x) or 'not given')}</p>")
+    a(f"<div class='disclaimer' role='note'>{e(report.disclaimer)}</div>")
+    pt = patient_view(report)
+    a(f"<p class='patient'><strong>{e(pt.heading)}:</strong> {e(pt.text)}</p>")
+    for c in pt.conflicts:
+        a(f"<div class='warning' role='alert'><strong>Warning — patient data disagree:</strong> {e(c)}</div>")
 
     a("<h2>Impression</h2><ul class='impression' id='impression'>")
     for item in report.impression:
@@ -116,7 +118,7 @@ def render_html(report: Report, out_dir: Path | None = None) -> str:
                 code = f"<br><code>{e(r.code_text)}</code>" if r.code else ""
                 ref_src = f"<br><span class='refs'>{e(r.reference_source)}</span>" if r.reference_source else ""
                 a(f"<tr id='{_anchor('M', r.id)}'><td>{e(r.label)}{code}</td><td class='value'>{e(r.value)}</td>"
-                  f"<td class='flag-{r.flag or 'none'}'>{e(r.flag)}</td><td>{e(r.reference)}{ref_src}</td><td>{e(r.method)}</td>"
+                  f"<td class='flag-{r.flag or 'none'}'>{e(r.flag_text)}</td><td>{e(r.reference)}{ref_src}</td><td>{e(r.method)}</td>"
                   f"<td>{e(r.evidence)}</td><td>{e(r.source)}<br><code>{e(r.id)}</code></td></tr>")  # fmt: skip
             a("</tbody></table>")
         if s.statements:

@@ -17,6 +17,7 @@ from agent.render.provenance import (
     grounding_view,
     measurement_row,
     no_impression_text,
+    patient_view,
     provenance_view,
     signed_line,
     statement_row,
@@ -128,13 +129,17 @@ def render_pdf(report: Report) -> bytes:
     pdf.ln(1)
     pdf.set_fill_color(255, 248, 197)
     pdf.set_font(FONT, "", 8.5)
-    pdf.multi_cell(0, 4.4, "Decision support. " + report.disclaimer, border=1, fill=True, new_x="LMARGIN", new_y="NEXT", align="L")
+    pdf.multi_cell(0, 4.4, report.disclaimer, border=1, fill=True, new_x="LMARGIN", new_y="NEXT", align="L")
     pdf.set_fill_color(255, 255, 255)
     pdf.ln(1)
-    p = report.patient
-    demo = [f"age {p.age_years:g} y" if p.age_years is not None else None, p.sex,
-            f"height {p.height_cm:g} cm" if p.height_cm else None, f"weight {p.weight_kg:g} kg" if p.weight_kg else None]  # fmt: skip
-    _para(pdf, "Patient (as supplied): " + (", ".join(x for x in demo if x) or "not given"))
+    pt = patient_view(report)
+    _para(pdf, f"{pt.heading}: {pt.text}")
+    for c in pt.conflicts:
+        pdf.set_fill_color(255, 235, 233)
+        pdf.set_font(FONT, "B", 8.5)
+        pdf.multi_cell(0, 4.4, "Warning — patient data disagree: " + c, border=1, fill=True, new_x="LMARGIN", new_y="NEXT", align="L")
+        pdf.set_fill_color(255, 255, 255)
+    pdf.set_font(FONT, "", 9)
 
     _heading(pdf, "Impression")
     if report.impression:
@@ -160,7 +165,7 @@ def render_pdf(report: Report) -> bytes:
             for r in map(measurement_row, s.measurements):
                 code = f"\n{r.code_text}" if r.code else ""
                 ref = r.reference + (f"\n{r.reference_source}" if r.reference_source else "")
-                rows.append([r.label + code, r.value, r.flag, ref, r.method, r.evidence, f"{r.source}\n{r.id}"])
+                rows.append([r.label + code, r.value, r.flag_text, ref, r.method, r.evidence, f"{r.source}\n{r.id}"])
             _table(pdf, ["Measurement", "Value", "Flag", "Reference", "Method", "Evidence", "Source"], rows, (30, 16, 11, 42, 36, 30, 25))
         if s.statements:
             rows = []

@@ -67,6 +67,29 @@ def weights_text(sha256: str | None) -> str:
     return f"weights sha256 {sha256[:WEIGHTS_PREFIX]}…" if sha256 else ""
 
 
+# --- patient ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PatientView:
+    """The demographics the analysis used, each with its source, and every
+    disagreement between sources (flags, context file, file metadata)."""
+
+    heading: str  # 'Patient (values used)'
+    text: str  # 'age 51 y (from 1.hea metadata), female (from 1.hea metadata)' or 'not given'
+    conflicts: tuple[str, ...]
+
+
+def patient_view(report: Report) -> PatientView:
+    from agent.patient import PRECEDENCE, describe
+
+    parts = describe(report.patient)
+    text = ", ".join(parts) or "not given"
+    if report.patient.sources:
+        text += f". Precedence when sources disagree: {PRECEDENCE}"
+    return PatientView(heading="Patient (values used)", text=text, conflicts=tuple(report.patient.conflicts))
+
+
 # --- measurements ----------------------------------------------------------------
 
 
@@ -77,8 +100,8 @@ class MeasurementRow:
     id: str
     label: str
     value: str  # value with its unit, e.g. '72 bpm'
-    flag: str  # '' when the tool gave no flag
-    reference: str  # '' when there is no range
+    flag: str  # '' when no flag; for a value outside the range that the tool left unflagged (limited quality), the side it lies on
+    reference: str  # 'no reference range' when there is none
     reference_source: str  # guideline of the range, '' when none
     method: str
     evidence: str
@@ -90,6 +113,12 @@ class MeasurementRow:
     code: str
     code_display: str
     quality: str
+    flag_note: str = ""  # qualification of the flag, e.g. 'limited, see Limitations'
+
+    @property
+    def flag_text(self) -> str:
+        """'high', 'high — limited, see Limitations' or ''."""
+        return f"{self.flag} — {self.flag_note}" if self.flag and self.flag_note else self.flag
 
     @property
     def source(self) -> str:
@@ -102,10 +131,29 @@ class MeasurementRow:
         return f"{self.code_system} {self.code}" if self.code else ""
 
 
+NO_REFERENCE = "no reference range"
+LIMITED_NOTE = "limited, see Limitations"
+
+
+def _flag(m: Measurement) -> tuple[str, str]:
+    """(flag, qualification). A value outside its printed range is never
+    shown unflagged: when the tool withheld the flag (e.g. LV mass from a
+    model known to overestimate it) the side is shown with the qualification."""
+    rr = m.reference_range
+    if m.flag:
+        return m.flag, (LIMITED_NOTE if m.quality != "usable" and m.flag != "normal" else "")
+    if rr is not None and (rr.low is not None or rr.high is not None):
+        side = rr.classify(m.value)
+        if side != "normal":
+            return side, (LIMITED_NOTE if m.quality != "usable" else "not flagged by the tool, see Limitations")
+    return "", ""
+
+
 def measurement_row(m: Measurement) -> MeasurementRow:
     rr = m.reference_range
+    flag, flag_note = _flag(m)
     return MeasurementRow(
-        id=m.id, label=m.label, value=m.with_unit(), flag=m.flag or "", reference=reference_text(m),
+        id=m.id, label=m.label, value=m.with_unit(), flag=flag, flag_note=flag_note, reference=reference_text(m) or NO_REFERENCE,
         reference_source=rr.source.short() if rr is not None and rr.source else "", method=m.method, evidence=evidence_text(m),
         tool=m.source.tool, tool_version=m.source.version, model=m.source.model or "", weights=weights_text(m.source.weights_sha256),
         code_system=CODE_SYSTEMS.get(m.code.system, "code") if m.code else "", code=m.code.code if m.code else "",

@@ -256,6 +256,14 @@ class PatientContext(_Model):
     sex: Literal["female", "male"] | None = None
     height_cm: float | None = Field(None, gt=30, lt=260)
     weight_kg: float | None = Field(None, gt=1, lt=400)
+    # Where each value came from and where sources disagreed (agent/patient.py). Tools ignore these;
+    # the report shows them so the reader sees which demographics were used and why.
+    sources: dict[str, str] = Field(
+        default_factory=dict, description="Field name -> its source, e.g. 'flag --age', 'context file ctx.json', '1.hea metadata'"
+    )
+    conflicts: list[str] = Field(default_factory=list, description="Sources that disagreed: both values, both sources and the value used")
+    patient_id: str | None = Field(None, max_length=64, description="Patient ID from the input files' metadata (DICOM PatientID)")
+    birth_date: str | None = Field(None, description="Birth date YYYY-MM-DD from the input files' metadata, when present")
 
     def bsa_m2(self) -> float | None:
         """Body surface area by Mosteller: sqrt(height_cm * weight_kg / 3600)."""

@@ -4,6 +4,8 @@ report.pdf and the UI panel — and the four formats saying the same thing."""
 
 from __future__ import annotations
 
+import re
+
 from datetime import datetime, timezone
 
 import pytest
@@ -123,7 +125,8 @@ def test_every_format_says_the_same_provenance(render):
         text = " ".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(render_pdf(r))).pages)
         text = " ".join(text.split())
     else:
-        text = html.unescape(render(r)) if render is not render_markdown else render(r)
+        # Markdown backslash-escapes punctuation of user-controlled text; read it back as a viewer shows it
+        text = html.unescape(render(r)) if render is not render_markdown else re.sub(r"\\(.)", r"\1", render(r))
     pv = provenance_view(r)
     for line in [grounding_view(r.grounding).summary, *pv.lines(), "by Dr A at 2026-11-26 09:30 UTC"]:
         assert line in text or " ".join(line.split()) in text, line

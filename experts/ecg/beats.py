@@ -180,6 +180,7 @@ def _fill_gaps(primary: np.ndarray, others: list[np.ndarray], fs: float) -> np.n
 
 SLOPE_WINDOW_S = 0.04  # ± around a detection: the QRS upstroke lies within
 MIN_SLOPE_FRACTION = 0.2  # of the dominant QRS's steepest slope (max over the detection leads)
+MIN_AMPLITUDE_FRACTION = 0.35  # ... or of its peak-to-peak amplitude (±60 ms): slurred but large complexes stay
 
 
 def max_slopes(x: np.ndarray, peaks: np.ndarray, fs: float) -> np.ndarray:
@@ -203,17 +204,40 @@ def _drop_slow_deflections(peaks: np.ndarray, leads: list[np.ndarray], fs: float
     complexes, and to a few artefact spikes). A detection's slope is the
     steepest over the detection leads in mV per sample (one common scale: a
     lead where the QRS is small but the P wave is not must not rescue a P
-    wave); it is kept when that reaches 20 % of the dominant value. Ectopic
-    and aberrant complexes are steep in at least one lead and stay."""
+    wave); it is kept when that reaches 20 % of the dominant value, or when
+    its peak-to-peak amplitude (±60 ms) reaches 35 % of the dominant QRS's
+    (aberrant complexes can be slurred but are large; a P wave is ≤ 0.25 mV
+    against a ≥ 0.8 mV QRS). `_dominant` picks the reference so that a
+    single large ectopic beat does not."""
     if peaks.size < 3:
         return peaks
     s = np.max(np.vstack([max_slopes(x, peaks, fs) for x in leads]), axis=0)
-    top = np.quantile(s, 0.95)
-    if top <= 0:
+    a = np.max(np.vstack([_peak_to_peak(x, peaks, fs) for x in leads]), axis=0)
+    s_ref, a_ref = _dominant(s), _dominant(a)
+    if s_ref <= 0 or a_ref <= 0:
         return peaks
-    ref = float(np.median(s[s >= 0.4 * top]))
-    keep = s >= MIN_SLOPE_FRACTION * ref
+    keep = (s >= MIN_SLOPE_FRACTION * s_ref) | (a >= MIN_AMPLITUDE_FRACTION * a_ref)
     return peaks[keep] if keep.sum() >= 2 else peaks
+
+
+def _dominant(v: np.ndarray) -> float:
+    """Typical value of the QRS complexes among the detections: the median of
+    those ≥ 40 % of a high quantile. The quantile starts at the 95th and is
+    lowered until that set holds ≥ 20 % of the detections, so one huge
+    ectopic beat (LUDB 45: one PVC, ten sinus beats at 10 % of its slope)
+    does not become the reference, while QRS complexes outnumbered up to
+    4:1 by P waves still are."""
+    for q in (0.95, 0.9, 0.8, 0.7, 0.6, 0.5):
+        top = float(np.quantile(v, q))
+        sel = v[v >= 0.4 * top]
+        if sel.size >= max(2, 0.2 * v.size):
+            return float(np.median(sel))
+    return float(np.median(v))
+
+
+def _peak_to_peak(x: np.ndarray, peaks: np.ndarray, fs: float) -> np.ndarray:
+    h = max(1, int(0.06 * fs))
+    return np.array([np.ptp(x[max(0, p - h) : p + h + 1]) for p in peaks])
 
 
 def detect_beats(record: ECGRecord, quality: RecordQuality, max_leads: int = 3) -> BeatDetection:

@@ -40,6 +40,19 @@ def restore_tools():
 
 
 @pytest.fixture()
+def ui_logging_restored():
+    """`ui.cli.run` configures logging for the process: leave it as it was for later tests."""
+    import logging
+
+    ui_logger, root = logging.getLogger("cardioagent.ui"), logging.getLogger()
+    level, handlers, root_level = ui_logger.level, list(root.handlers), root.level
+    yield
+    ui_logger.setLevel(level)
+    root.handlers[:] = handlers
+    root.setLevel(root_level)
+
+
+@pytest.fixture()
 def no_retrieval(monkeypatch, tmp_path):
     import agent.runner
 
@@ -126,7 +139,7 @@ def test_analyze_exits_2_naming_the_file_before_any_analysis(tmp_path, no_retrie
     assert not out.exists()
 
 
-def test_ui_exits_2_before_the_server_starts(tmp_path, monkeypatch, capsys):
+def test_ui_exits_2_before_the_server_starts(tmp_path, monkeypatch, capsys, ui_logging_restored):
     import ui.app
 
     monkeypatch.setattr(ui.app, "launch_app", lambda *a, **k: pytest.fail("server started"))
@@ -139,7 +152,7 @@ def test_ui_exits_2_before_the_server_starts(tmp_path, monkeypatch, capsys):
     assert f"--weights cmr_analyze.weights_path: weights file not found: {tmp_path / 'cmr.pt'}" in err
 
 
-def test_ui_applies_the_weights_to_its_tools(tmp_path, monkeypatch, restore_tools):
+def test_ui_applies_the_weights_to_its_tools(tmp_path, monkeypatch, restore_tools, ui_logging_restored):
     import ui.app
     from experts.registry import tool_for_name
 
@@ -201,3 +214,12 @@ def test_analyze_names_the_user_cmr_checkpoint_and_its_hash(tmp_path, no_retriev
     for fmt in ("md", "html"):
         text = (out / f"report.{fmt}").read_text()
         assert "cmr_unet2d.pt" in text and digest[:16] in text
+
+
+def test_batch_reads_the_environment_too_and_names_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CARDIO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv(ENV_VAR, f"varnet={tmp_path / 'varnet.pt'}")
+    (tmp_path / "in" / "a").mkdir(parents=True)
+    assert main(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--no-retrieval", "--quiet"]) == EXIT_BAD_INPUT
+    assert f"{ENV_VAR} recon_reconstruct.weights: weights file not found: {tmp_path / 'varnet.pt'}" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent.backends.base import Backend, ComposeInput
 from agent.case import ClinicalContext
+from agent.notes import INSTRUCTION_PATTERNS, flag_instructions
 from agent.report import GroundingSummary, Report, ToolCallRecord
 from agent.verifier import CaseEvidence, check_sentence, concepts_in, statement_concepts, verify_answer
 from experts.core.tool import ExpertTool, ToolRequest
@@ -276,7 +277,7 @@ def _stem(token: str) -> str:
 
 
 def _tokens(text: str) -> list[str]:
-    return [_stem(t) for t in _WORD.findall(text.lower())]
+    return [_stem(t) for t in _WORD.findall(re.sub(r"['’]s\b", "", text.lower()))]
 
 
 _STOP = {_stem(w) for w in STOPWORDS}
@@ -292,7 +293,7 @@ def _measurement_score(m: Measurement, q: list[str]) -> float:
     if not content:
         return 0.0
     own = set(_tokens(m.name.replace("_", " "))) | set(_tokens(m.label))
-    score = float(sum(1 for t in set(content) if t in own))
+    score = sum(1.0 if len(t) > 1 else 0.75 for t in set(content) if t in own)
     for phrase in SYNONYMS.get(m.name, []):
         if _phrase_in(phrase, q):
             score += 1.5 * len(phrase.split())
@@ -386,6 +387,7 @@ class _Draft:
     new_statements: list[Statement] = field(default_factory=list)
     artifacts: list[Artifact] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    references: list[GuidelineRef] = field(default_factory=list)
 
     def add_result(self, result: ExpertResult) -> None:
         """Keep what a re-run produced: its values, findings and figures."""
@@ -437,7 +439,290 @@ def _rerun_for(view: CaseView, question: str, out_root: Path | None) -> _Draft |
     return None
 
 
+# --- question hygiene: instructions, off-topic, false premises -------------------------
+
+_INSTRUCTION = re.compile("|".join(INSTRUCTION_PATTERNS), re.I)
+IGNORED_INSTRUCTION = ("Part of the question reads as an instruction to the system; it was ignored, "
+                       "and answers come only from this case's results and its guidelines.")  # fmt: skip
+OFF_TOPIC = "I can only answer questions about this case and its guidelines."
+# Words that make a question about a cardiac case at all (with the case's own
+# measurement and finding names, named quantities and diagnostic concepts).
+CARDIAC = re.compile(
+    r"\b(heart|cardi\w*|coronar\w*|ecgs?|ekgs?|electrocardi\w*|echo\w*|cmr|mri|holter|rhythm\w*|beats?|pulse|waves?|leads?|"
+    r"intervals?|segments?|ventric\w*|atri\w*|valv\w*|aort\w*|mitral|qrs|qtc?|pr|st|lv|rv|l?v?ef|bpm|amplitude\w*|durations?|"
+    r"axis|voltage|diagnos\w*|findings?|measure\w*|guidelines?|esc|aha|acc|hrs|crt|icd|pac(ing|emaker)|ablation|block\w*|"
+    r"syndrome|therap\w*|treat\w*|medication\w*|drugs?|symptom\w*|criteri\w*|thresholds?|formula\w*|tools?|"
+    r"sinus|tachy\w*|brady\w*|infarct\w*|isch\w*|stemi|myocard\w*|pericard\w*|ejection|systol\w*|diastol\w*|"
+    r"chamber\w*|wall|volume\w*|mass|strain|fibrillation|flutter|arrhythm\w*|conduction|hypertroph\w*|anticoag\w*)\b",
+    re.I,
+)
+
+
+def split_instructions(question: str) -> tuple[str, list[str]]:
+    """The question without instruction-like text (the notes' detector,
+    `agent.notes.flag_instructions`), and what was removed. In a sentence
+    that turns into an instruction half-way, the part before it is kept."""
+    flagged = flag_instructions(question)
+    if not flagged:
+        return question, []
+    kept = []
+    for sentence in re.split(r"(?<=[.!?])\s+|\n+", question):
+        m = _INSTRUCTION.search(sentence)
+        if m is None:
+            kept.append(sentence)
+            continue
+        head = re.sub(r"[\s,;:–—-]*\b(and|but|then|also|so|now|please)?[\s,;:–—-]*$", "", sentence[: m.start()], flags=re.I)
+        if head.strip():
+            kept.append(head.strip())
+    return " ".join(s.strip() for s in kept if s.strip()), flagged
+
+
+def on_topic(view: CaseView, question: str) -> bool:
+    """Whether the question is about a cardiac case at all (the weather is not)."""
+    if CARDIAC.search(question) or concepts_in(question) or named_quantities(question):
+        return True
+    if match_measurements(view.measurements(), question) or match_statements(view.report.statements(), question):
+        return True
+    return False
+
+
+QTC_NAMES = ["qtc_bazett", "qtc_fridericia", "qtc_framingham", "qtc_hodges"]
+# What a presupposition is about: (pattern, measurement names in preference order).
+PREMISE_TERMS: list[tuple[re.Pattern, str, list[str]]] = [
+    (re.compile(r"\bqtc?\b|\bqt\s+interval\b", re.I), "QTc", QTC_NAMES),
+    (re.compile(r"\brvef\b|\bright\s+ventricular\s+ejection\s+fraction\b", re.I), "RVEF", ["rvef"]),
+    (re.compile(r"\b(lv\s*)?ef\b|\bejection\s+fraction\b|\bsystolic\s+function\b", re.I), "LVEF", ["lvef"]),
+    (re.compile(r"\bqrs\b", re.I), "QRS duration", ["qrs_duration"]),
+    (re.compile(r"\bpr(\s+interval)?\b", re.I), "PR interval", ["pr_interval"]),
+    (re.compile(r"\bheart\s+rate\b|\bpulse\b|\brate\b", re.I), "heart rate", ["heart_rate"]),
+]
+HIGH = re.compile(r"\b(prolong\w*|long|lengthen\w*|high|elevat\w*|increas\w*|wide\w*|broad|fast|rapid|rais\w*|large|dilat\w*|enlarg\w*)\b", re.I)
+LOW = re.compile(r"\b(low|lower|reduc\w*|short\w*|decreas\w*|slow|depress\w*|impair\w*|narrow\w*|small)\b", re.I)
+# Findings whose presupposition a measurement settles.
+CONCEPT_PREMISES = {"qt_prolongation": ("QTc", QTC_NAMES, "high", "prolonged"), "short_qt": ("QTc", QTC_NAMES, "low", "short"),
+                    "tachycardia": ("heart rate", ["heart_rate"], "high", "fast"),
+                    "bradycardia": ("heart rate", ["heart_rate"], "low", "slow"),
+                    "reduced_function": ("LVEF", ["lvef"], "low", "reduced")}  # fmt: skip
+RHYTHM_CONCEPTS = {"sinus", "atrial_fibrillation", "atrial_flutter", "tachycardia", "bradycardia", "ventricular_arrhythmia", "pause"}
+PRESUPPOSES = re.compile(r"\b(why|what\s+(causes?|caused|explains?)|how\s+come|reason\s+for|cause\s+of|because\s+of)\b", re.I)
+
+
+def _premise(question: str) -> tuple[str, list[str], str, str] | None:
+    """(subject, measurement names, 'high'|'low', the question's adjective)
+    for a question that presupposes an abnormal value ('why is the QTc
+    prolonged?'); None otherwise."""
+    if not PRESUPPOSES.search(question):
+        return None
+    for concept, (subject, names, direction, word) in CONCEPT_PREMISES.items():
+        if concept in concepts_in(question):
+            return subject, names, direction, word
+    for pattern, subject, names in PREMISE_TERMS:
+        if not pattern.search(question):
+            continue
+        hi, lo = HIGH.search(question), LOW.search(question)
+        if hi and not lo:
+            return subject, names, "high", hi.group(0).lower()
+        if lo and not hi:
+            return subject, names, "low", lo.group(0).lower()
+    return None
+
+
+def _range_text(m: Measurement) -> str:
+    rr = m.reference_range
+    lo = format_quantity(rr.low, rr.unit, m.decimals) if rr.low is not None else None
+    hi = format_quantity(rr.high, rr.unit, m.decimals) if rr.high is not None else None
+    bound = f"{lo} to {hi}" if lo and hi else (f"at least {lo}" if lo else f"up to {hi}")
+    return bound + (f" for {rr.population}" if rr.population else "")
+
+
+def _provenance(m: Measurement) -> list[str]:
+    """Ways to say where a value came from, most detailed first (a part with
+    digits, e.g. '1920' in a method, would not trace and is left out)."""
+    method = re.split(r"\s+[—–]\s+|;", m.method)[0].strip()
+    parts = [f"{m.source.tool}, {method}" if method and not re.search(r"\d", method) else m.source.tool]
+    if m.evidence.file and not re.search(r"\d", m.evidence.file):
+        parts[0] += f", from {m.evidence.file}"
+    return parts + [m.source.tool, ""]
+
+
+def _first_ok(candidates: list[str], ev: CaseEvidence) -> str | None:
+    return next((c for c in candidates if check_sentence(c, ev).ok), None)
+
+
+def premise_answer(view: CaseView, question: str, ev: CaseEvidence) -> _Draft | None:
+    """Correct a false presupposition with the case's own values: 'why is the
+    QTc prolonged?' when every QTc is within its reference range, 'why is
+    there AF?' when the rhythm was reported as sinus. None when the premise
+    holds or the case cannot tell."""
+    if not PRESUPPOSES.search(question):
+        return None
+    statements = view.report.statements()
+    concepts = concepts_in(question)
+    if concepts and any(st.status == "present" and concepts & statement_concepts(st) for st in statements):
+        return None  # the finding was reported: the criteria answer it
+    premise = _premise(question)
+    if premise is not None:
+        subject, names, direction, word = premise
+        by_name = {n: [m for m in view.measurements() if m.name == n and m.reference_range] for n in names}
+        found = [m for n in names for m in by_name[n]]
+        if found:
+            flags = [m.flag or m.reference_range.classify(m.value) for m in found]
+            if any(f in (direction, "abnormal") for f in flags):
+                return None  # the premise holds
+            sentences = []
+            for i, m in enumerate(found):
+                head = f"The {subject} is not {word}: " if i == 0 else ""
+                within = {"normal": "within", "low": "below", "high": "above"}[m.reference_range.classify(m.value)]
+                base = f"{head}{m.label} was {m.with_unit()} {_cite('M', [m.id])}, {within} the reference range {_range_text(m)}"
+                s = _first_ok([f"{base} ({p})." if p else f"{base}." for p in _provenance(m)], ev)
+                if s is None and i == 0:
+                    s = _first_ok([f"{m.label} was {m.with_unit()} {_cite('M', [m.id])}, {within} the reference range {_range_text(m)}."], ev)
+                if s:
+                    sentences.append(s)
+            if not sentences:
+                return None
+            draft = _Draft(intent="measurement", sentences=sentences, answered=True)
+            draft.references = [m.reference_range.source for m in found if m.reference_range.source]
+            draft.notes.append("The question presupposes an abnormal value; the measured values do not support it.")
+            return draft
+    if concepts & RHYTHM_CONCEPTS:
+        rhythm = [st for st in statements if st.status == "present" and st.category == "rhythm"]
+        absent = [st for st in statements if st.status == "absent" and concepts & statement_concepts(st)]
+        if not rhythm and not absent:
+            return None
+        by_id = {m.id: m for m in view.measurements()}
+        sentences = ["That finding was not reported as present in this case."]
+        sentences += [s for st in absent[:2] for s in statement_sentences(st, by_id, ev)[:1]]
+        if rhythm:
+            sentences.append("The rhythm was reported as " + "; ".join(f"{st.label} {_cite('S', [st.id])}" for st in rhythm[:3]) + ".")
+        draft = _Draft(intent="statement", sentences=sentences, answered=True)
+        draft.notes.append("The question presupposes a finding that the case's tools did not report.")
+        return draft
+    return None
+
+
+# --- CRT: the guideline rows against this case's values ---------------------------------
+
+CRT_QUESTION = re.compile(r"\b(CRT(-[DP])?|resynchroni[sz]\w*|biventricular\s+pac\w*)\b", re.I)
+# ESC 2021 heart failure rows: (passage id, LBBB needed (None: either), QRS ≥, QRS ≤, QRS <, LVEF ≤)
+CRT_ROWS: list[tuple[str, bool | None, float | None, float | None, float | None, float | None]] = [
+    ("esc-hf-2021-crt-lbbb-150", True, 150, None, None, 35),
+    ("esc-hf-2021-crt-lbbb-130-149", True, 130, 149, None, 35),
+    ("esc-hf-2021-crt-non-lbbb-150", False, 150, None, None, 35),
+    ("esc-hf-2021-crt-non-lbbb-130-149", False, 130, 149, None, 35),
+    ("esc-hf-2021-crt-qrs-under-130", None, None, None, 130, None),
+]
+
+
+def _curated_passages(ids: list[str]) -> dict[str, GuidelinePassage]:
+    from retrieval.corpus_loader import load_corpus
+
+    by_id = load_corpus(strict=False).by_id()
+    return {i: by_id[i] for i in ids if i in by_id}
+
+
+def crt_answer(view: CaseView, ev_base: CaseEvidence) -> _Draft | None:
+    """'What does the guideline say about CRT here?': each ESC 2021 CRT row
+    with its criteria set against this case's LVEF, QRS duration and QRS
+    morphology; unknown where the case has no value."""
+    try:
+        rows = _curated_passages([r[0] for r in CRT_ROWS])
+    except Exception:
+        return None
+    if not rows:
+        return None
+    ms = view.measurements()
+    lvef = next((m for m in ms if m.name == "lvef"), None)
+    qrs = next((m for m in ms if m.name == "qrs_duration"), None)
+    lbbb_st = next((st for st in view.report.statements() if "bundle_branch_block" in statement_concepts(st)
+                    and re.search(r"\bleft\b|\bLBBB\b", st.label, re.I)), None)  # fmt: skip
+    lbbb = None if lbbb_st is None or lbbb_st.status == "indeterminate" else lbbb_st.status == "present"
+    rhythm = [st for st in view.report.statements() if st.status == "present" and st.category == "rhythm"]
+    draft = _Draft(intent="guideline", sentences=[], answered=True)
+    draft.passages = list(rows.values())
+    ev = CaseEvidence.build(ev_base.measurements.values(), ev_base.statements.values(),
+                            list(ev_base.passages.values()) + draft.passages, ev_base.supplied)  # fmt: skip
+    all_ids = _cite("G", list(rows))
+    draft.sentences.append(f"CRT depends on LVEF, QRS duration and QRS morphology, each set against the guideline rows below {all_ids}.")
+    case = [f"LVEF {lvef.with_unit()} {_cite('M', [lvef.id])} ({lvef.source.tool})" if lvef else "LVEF unknown (this case has no LVEF measurement)",
+            f"QRS duration {qrs.with_unit()} {_cite('M', [qrs.id])}" if qrs else "QRS duration unknown (this case has no QRS duration measurement)"]  # fmt: skip
+    if lbbb_st is not None:
+        case.append(f"{lbbb_st.label} {lbbb_st.status} {_cite('S', [lbbb_st.id])}")
+    else:
+        case.append("QRS morphology not assessed")
+    if rhythm:
+        case.append("rhythm " + ", ".join(f"{st.label} {_cite('S', [st.id])}" for st in rhythm[:2]))
+    draft.sentences.append("This case: " + "; ".join(case) + ".")
+    matched, open_rows = [], []
+    for pid, need_lbbb, qrs_min, qrs_max, qrs_below, lvef_max in CRT_ROWS:
+        p = rows.get(pid)
+        if p is None:
+            continue
+        parts, verdicts = [], []
+        if lvef_max is not None:
+            v = None if lvef is None else lvef.value <= lvef_max
+            verdicts.append(v)
+            parts.append(f"LVEF ≤ {lvef_max:g}%: " + ({None: "unknown", True: "met", False: "not met"}[v]))
+        if qrs_min is not None or qrs_below is not None:
+            if qrs is None:
+                v = None
+            elif qrs_below is not None:
+                v = qrs.value < qrs_below
+            else:
+                v = qrs.value >= qrs_min and (qrs_max is None or qrs.value <= qrs_max)
+            verdicts.append(v)
+            crit = (f"QRS < {qrs_below:g} ms" if qrs_below is not None
+                    else f"QRS ≥ {qrs_min:g} ms" + (f" and ≤ {qrs_max:g} ms" if qrs_max is not None else ""))  # fmt: skip
+            parts.append(f"{crit}: " + ({None: "unknown", True: "met", False: "not met"}[v]))
+        if need_lbbb is not None:
+            v = None if lbbb is None else lbbb == need_lbbb
+            verdicts.append(v)
+            parts.append(f"QRS morphology as the row requires: {({None: 'unknown', True: 'met', False: 'not met'}[v])}")
+        if False in verdicts:
+            status = "does not apply to this case"
+        elif None in verdicts:
+            status = "cannot be decided from this case"
+            open_rows.append(pid)
+        else:
+            status = "matches this case"
+            matched.append(pid)
+        cls = f"class {p.recommendation_class}" if p.recommendation_class else "row"
+        cites = _cite("G", [pid]) + (_cite("M", [lvef.id]) if lvef and lvef_max is not None else "") + (_cite("M", [qrs.id]) if qrs else "") \
+            + (_cite("S", [lbbb_st.id]) if lbbb_st is not None and need_lbbb is not None else "")
+        sentence = f"{p.guideline} ({p.year}), {cls}: {'; '.join(parts)}; {status} {cites}."
+        ok = _first_ok([sentence, f"{p.guideline} ({p.year}), {cls}: {status} {_cite('G', [pid])}."], ev)
+        if ok:
+            draft.sentences.append(ok)
+    if not matched and not open_rows:
+        draft.sentences.append(f"No CRT row of the cited guideline matches this case's values {all_ids}.")
+    draft.notes.append("CRT rows: ESC 2021 heart failure guideline, from the curated corpus; the full text of each row is quoted with the answer.")
+    missing = [n for n, v in (("an LVEF (echo or CMR)", lvef), ("a QRS duration (ECG)", qrs)) if v is None]
+    if missing:
+        draft.notes.append("Not supplied or not measured in this case: " + " and ".join(missing) + "; the rows that need it stay undecided.")
+    return draft
+
+
+# --- rules -------------------------------------------------------------------------------
+
+
 def rules_answer(view: CaseView, question: str, search: SearchFn | None = None, out_root: Path | None = None) -> _Draft:
+    """Instruction-like text is dropped (and the answer says so), a question
+    about something other than the case gets one plain sentence, the rest
+    goes to the look-ups below."""
+    clean, flagged = split_instructions(question)
+    notes = [f"Ignored {len(flagged)} instruction-like sentence(s) in the question; they were not acted on."] if flagged else []
+    if not clean.strip() or not on_topic(view, clean):
+        sentences = ([IGNORED_INSTRUCTION] if flagged else []) + [OFF_TOPIC]
+        return _Draft(intent="unanswerable", sentences=sentences, answered=False,
+                      notes=notes + ["Ask about a measurement, a finding and its criteria, another tool option (e.g. a QTc formula), or a guideline."])  # fmt: skip
+    draft = _case_answer(view, clean, search, out_root)
+    if flagged:
+        draft.sentences.insert(0, IGNORED_INSTRUCTION)
+        draft.notes[:0] = notes
+    return draft
+
+
+def _case_answer(view: CaseView, question: str, search: SearchFn | None = None, out_root: Path | None = None) -> _Draft:
     measurements = view.measurements()
     statements = view.report.statements()
     by_id = {m.id: m for m in measurements}
@@ -447,12 +732,20 @@ def rules_answer(view: CaseView, question: str, search: SearchFn | None = None, 
         if rerun is not None:
             return rerun
 
+    ev = _evidence(view, _Draft(intent="statement", sentences=[], answered=True))
+    premise = premise_answer(view, question, ev)
+    if premise is not None:
+        return premise
+    if CRT_QUESTION.search(question):
+        crt = crt_answer(view, ev)
+        if crt is not None:
+            return crt
+
     wants_why = bool(WHY.search(question))
     concepts = concepts_in(question)
     if wants_why or (concepts and not GUIDELINE.search(question)):
         hits = match_statements(statements, question)
         if hits:
-            ev = _evidence(view, _Draft(intent="statement", sentences=[], answered=True))
             sentences = [s for st in hits[:3] for s in statement_sentences(st, by_id, ev)]
             return _Draft(intent="statement", sentences=sentences, answered=True)
         if concepts:
@@ -467,6 +760,16 @@ def rules_answer(view: CaseView, question: str, search: SearchFn | None = None, 
 
     if GUIDELINE.search(question):
         draft = _Draft(intent="guideline", sentences=[], answered=False)
+        unsupported = {c for c in concepts if not any(st.status == "present" and c in statement_concepts(st) for st in statements)}
+        if unsupported:
+            # never quote guidance for a diagnosis the case does not have
+            draft.sentences.append("The question names a diagnosis that no tool reported as present in this case, "
+                                   "so no guideline passage for it is quoted.")  # fmt: skip
+            draft.notes.append("Guideline search skipped: the diagnosis asked about is not a finding of this case.")
+            present = [st for st in statements if st.status == "present"][:3]
+            if present:
+                draft.sentences.append("Findings reported as present: " + "; ".join(f"{st.label} {_cite('S', [st.id])}" for st in present) + ".")
+            return draft
         try:
             passages = (search or default_search)(question, GUIDELINE_K)
         except SearchUnavailable as exc:
@@ -596,6 +899,7 @@ def _finish(view: CaseView, question: str, draft: _Draft, text: str, backend_nam
     passages = [p for p in draft.passages if p.id in cited]
     references = list({c.guideline.short(): c.guideline for i in cited if i in ev.statements for c in ev.statements[i].criteria
                        if c.guideline}.values())  # fmt: skip
+    references += [r for r in {r.short(): r for r in draft.references}.values() if r.short() not in {x.short() for x in references}]
     answered = draft.answered and bool(kept)
     if not kept:
         kept = "I cannot answer this from this case's results."
@@ -638,17 +942,19 @@ def answer(
     view = load_case(thread_or_report, checkpoint_db)
     b = backend if isinstance(backend, Backend) else get_backend(backend)
     result: ChatAnswer | None = None
-    if b.agentic:
-        notes: list[str] = []
+    clean, flagged = split_instructions(question)
+    if b.agentic and clean.strip() and on_topic(view, clean):
+        notes: list[str] = [f"Ignored {len(flagged)} instruction-like sentence(s) in the question; the model saw only the rest."] if flagged else []
+        prefix = IGNORED_INSTRUCTION + " " if flagged else ""
         try:
-            text, draft = llm_answer(view, question, b, search, out_root)
-            result = _finish(view, question, draft, text, b.name)
+            text, draft = llm_answer(view, clean, b, search, out_root)
+            result = _finish(view, question, draft, prefix + text if text else "", b.name)
             if result.grounding.sentences_removed or not text:
                 reasons = [f"{r.text!r}: {r.reason}" for r in result.grounding.removed]
-                retry_q = question + "\n\n(Your previous answer broke the grounding rules; these sentences were deleted: " + "; ".join(reasons)[:2000] + ". Answer again, citing ids for every number and finding.)"  # fmt: skip
+                retry_q = clean + "\n\n(Your previous answer broke the grounding rules; these sentences were deleted: " + "; ".join(reasons)[:2000] + ". Answer again, citing ids for every number and finding.)"  # fmt: skip
                 text, draft2 = llm_answer(view, retry_q, b, search, out_root)
                 draft2.merge(draft)
-                result = _finish(view, question, draft2, text, b.name)
+                result = _finish(view, question, draft2, prefix + text if text else "", b.name)
                 if result.grounding.sentences_removed or not text:
                     notes.append("The language model's answer failed the grounding check twice; this answer comes from the rules.")
                     result = None
@@ -658,6 +964,8 @@ def answer(
         if result is None:
             draft = rules_answer(view, question, search, out_root)
             result = _finish(view, question, draft, " ".join(draft.sentences), b.name, fell_back=True, notes=notes)
+        else:
+            result.notes[:0] = notes
     else:
         draft = rules_answer(view, question, search, out_root)
         result = _finish(view, question, draft, " ".join(draft.sentences), b.name)

@@ -2,9 +2,12 @@
 
 Exit codes (stable, for scripts and batch systems):
   0  report written
-  2  bad input or usage: unreadable, empty, corrupt or unsupported files,
-     bad arguments — one line per problem on stderr, nothing written
-  3  internal error (a bug: please report it with the traceback from --debug)
+  2  bad input or usage: unreadable, empty, corrupt, truncated or unsupported
+     files, bad arguments — one line per problem on stderr, nothing written;
+     also when a report was written but no supplied study could be analysed
+     (every tool refused its file: the report lists why)
+  3  internal error (a bug: please report it with the traceback from --debug),
+     also when no study could be analysed because a tool crashed
 
 Heavy libraries are imported only inside commands, so `--help` is instant.
 """
@@ -37,14 +40,16 @@ examples:
 
 Every number in a report comes from a tool, with unit, tool version and
 location in the input. Reports are decision support, not a diagnosis.
-exit codes: 0 ok, 2 bad input or usage, 3 internal error
+exit codes: 0 report written with at least one study analysed; 2 bad input or
+usage (nothing written), or a report was written but every study failed on its
+file (truncated, corrupt: the report and stderr say which); 3 internal error
 """
 
 # Subcommands implemented in other packages: (module, help). Each module
 # exposes configure_parser(parser) and run(args) -> int.
 PLUGINS = {
     "kb": ("retrieval.cli", "guideline knowledge base: build | search | stats | add"),
-    "llm": ("agent.llm_cli", "LLM backend: check the configured endpoint"),
+    "llm": ("agent.llm_cli", "LLM backend: check | ask (follow-up questions on a report's thread) | config"),
     "ui": ("ui.cli", "start the clinician web UI (Gradio)"),
     "batch": ("agent.batch.cli", "generate reports for a folder of cases or a manifest"),
     "eval": ("evals.cli", "run evaluation suites and write a leaderboard"),
@@ -95,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--debug", action="store_true", help="print tracebacks of internal errors")
 
     s = sub.add_parser("schema", help="write the JSON schemas of the data contracts", description="Export JSON schemas (report, expert result, ...).")
-    s.add_argument("--out", default="docs/schemas", metavar="DIR")
+    s.add_argument("--out", default="docs/schemas", metavar="DIR",
+                   help="folder for the *.schema.json files (default: docs/schemas), e.g. cardioagent schema --out /tmp/schemas")  # fmt: skip
 
     for name, (_module, help_text) in PLUGINS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -146,8 +152,18 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         context = load_context(args.context, age=args.age, sex=args.sex, height_cm=args.height, weight_kg=args.weight,
                                indication=args.indication)  # fmt: skip
     except (ValueError, OSError) as exc:
-        print(f"cardioagent: bad clinical context: {exc}", file=sys.stderr)
+        from agent.case import context_error_lines
+
+        for line in context_error_lines(exc, context=args.context, age=args.age, height_cm=args.height, weight_kg=args.weight):
+            print(f"cardioagent: bad clinical context: {line}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.case_id is not None:
+        from agent.case import case_id_problem
+
+        why = case_id_problem(args.case_id)
+        if why:
+            print(f"cardioagent: --case-id {args.case_id!r}: {why}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     from agent.weights import WeightsError, configure, describe
 
     try:
@@ -176,7 +192,27 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         print(f"  {fmt:5s} {path}")
     print(f"  {len(r.sections)} stud{'y' if len(r.sections) == 1 else 'ies'} analysed, {len(r.measurements())} measurements, "
           f"{sum(s.status == 'present' for s in r.statements())} findings; numbers traced {g.numbers_traced}/{g.numbers_checked}")  # fmt: skip
-    return EXIT_OK
+    sr_note = outcome.outputs.get("sr", "")
+    if sr_note.endswith(".txt"):
+        why = Path(sr_note).read_text(encoding="utf-8").strip()
+        print(f"note: --formats sr: {why} (see {sr_note})", file=sys.stderr)
+    return _exit_for_failed_studies(r)
+
+
+def _exit_for_failed_studies(r) -> int:
+    """Exit 0 only if at least one supplied study was analysed. When every
+    study failed in its tool the report (which lists why) is kept, but a
+    script must not take it for a result: 2 if the files were refused
+    (truncated, corrupt, unusable), 3 if a tool crashed (a bug)."""
+    analysed = {s.study_id for s in r.sections}
+    if not r.studies or analysed:
+        return EXIT_OK
+    failed = [c for c in r.provenance.tool_calls if not c.ok]
+    for c in failed:
+        print(f"error: {c.error}", file=sys.stderr)
+    internal = any((c.error or "").startswith("internal error") for c in failed)
+    print("cardioagent: no supplied study could be analysed; the report lists why", file=sys.stderr)
+    return EXIT_INTERNAL if internal else EXIT_BAD_INPUT
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

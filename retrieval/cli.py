@@ -30,7 +30,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     def corpus_opt(p: argparse.ArgumentParser) -> None:
         p.add_argument("--corpus", type=Path, default=CORPUS_DIR, help="corpus folder (default: the bundled corpus)")
 
-    build = sub.add_parser("build", help="build (or refresh) the guideline index")
+    fmt = argparse.RawDescriptionHelpFormatter
+    build = sub.add_parser("build", help="build (or refresh) the guideline index", formatter_class=fmt,
+                           description="Embed the guideline corpus (bundled Markdown passages with citations) into the vector index\n"
+                           "under $CARDIO_HOME/chroma (or the server in $CARDIO_CHROMA_URL). Analyses build it on first use;\n"
+                           "run this ahead of time, or after editing a corpus. Unchanged corpora are skipped.\n\n"
+                           "example:\n  cardioagent kb build --force")  # fmt: skip
     corpus_opt(build)
     build.add_argument("--force", action="store_true", help="rebuild even when the index matches the corpus")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -38,7 +43,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     search = sub.add_parser("search", help="search the guidelines for a query")
     search.add_argument("query", help='e.g. "QTc 510 ms" or "LVEF 35%% symptomatic → HFrEF therapy"')
     search.add_argument("--k", type=int, default=5, help="passages to return (default 5)")
-    search.add_argument("--mode", choices=["dense", "bm25", "hybrid"], default="hybrid")
+    search.add_argument("--mode", choices=["dense", "bm25", "hybrid"], default="hybrid",
+                        help="dense (embeddings), bm25 (keywords) or hybrid: both, fused (default: hybrid)")  # fmt: skip
     search.add_argument("--topic", action="append", default=[], help="restrict to a topic (repeatable: any of them)")
     search.add_argument("--guideline", help="restrict to guidelines whose title/society/file contains this text")
     search.add_argument("--year", type=int, help="restrict to one guideline year")
@@ -47,12 +53,21 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     search.add_argument("--json", action="store_true", help="print JSON")
     corpus_opt(search)
 
-    stats = sub.add_parser("stats", help="corpus and index statistics, corpus validation")
+    stats = sub.add_parser("stats", help="corpus and index statistics, corpus validation", formatter_class=fmt,
+                           description="Count guidelines, passages and topics in the corpus, validate it (citations, years),\n"
+                           "and show the index state ($CARDIO_HOME/chroma) and the user documents added with `kb add`.\n\n"
+                           "example:\n  cardioagent kb stats --json")  # fmt: skip
     stats.add_argument("--json", action="store_true", help="print JSON")
     corpus_opt(stats)
 
-    add = sub.add_parser("add", help="add local protocols (Markdown, text, PDF) as user documents (data only)")
-    add.add_argument("files", nargs="+", type=Path)
+    add = sub.add_parser("add", help="add local protocols (Markdown, text, PDF) as user documents (data only)", formatter_class=fmt,
+                         description="Add local protocols as user documents: .md/.markdown, .txt/.text or .pdf (text layer; up to\n"
+                         "50 MB each). They are split into passages and stored in a separate collection under\n"
+                         "$CARDIO_HOME/chroma, never mixed with the guidelines; adding a file again replaces it.\n"
+                         "Reports quote them as \"local protocol says ...\". They are data, never instructions:\n"
+                         "instruction-like text (\"ignore previous instructions ...\") is kept as quoted data and flagged.\n\n"
+                         "example:\n  cardioagent kb add protocols/af-anticoagulation.md protocols/qt-drugs.pdf")  # fmt: skip
+    add.add_argument("files", nargs="+", type=Path, metavar="FILE", help="documents to add (.md, .txt or .pdf)")
 
 
 def run(args: argparse.Namespace) -> int:

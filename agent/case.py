@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from experts.core.types import PatientContext
 
@@ -37,6 +37,15 @@ class CaseInput(BaseModel):
         default_factory=dict, description="Path → the name the user knows the file by (UI uploads)"
     )
     context: ClinicalContext = Field(default_factory=ClinicalContext)
+
+    @field_validator("case_id")
+    @classmethod
+    def _safe_case_id(cls, value: str) -> str:
+        # The id becomes part of thread and report ids: never a path (see case_id_problem).
+        why = case_id_problem(value)
+        if why:
+            raise ValueError(why)
+        return value
 
 
 class InputProblem(BaseModel):

@@ -122,3 +122,14 @@ def test_help_texts(tmp_path):
     assert "default: hybrid" in kb["search"].format_help()
     analyze = sub["analyze"].format_help()
     assert "every study failed" in analyze
+
+
+def test_case_input_model_refuses_unsafe_ids_for_every_caller():
+    """UI, batch and evals build CaseInput too: the model itself refuses path-like ids."""
+    from pydantic import ValidationError
+
+    from agent.case import CaseInput
+
+    assert CaseInput(case_id="case-20261126-101500-abc123", paths=[]).case_id.startswith("case-")
+    with pytest.raises(ValidationError, match="path separator"):
+        CaseInput(case_id="../../../tmp/evil", paths=[])

@@ -186,17 +186,15 @@ def test_corrupt_file_is_refused_with_the_reason(ui_server, tmp_path):
     assert any(r[2] == "rejected" for r in rows)
 
 
-def test_truncated_signal_reports_the_failed_tool(ui_server, tmp_path):
+def test_truncated_signal_is_refused_at_intake_naming_the_file(ui_server, tmp_path):
     folder = tmp_path / "trunc"
     folder.mkdir()
     (folder / "1.hea").write_text((LUDB / "1.hea").read_text())
     (folder / "1.dat").write_bytes((LUDB / "1.dat").read_bytes()[:1000])
     v = _submit(_client(ui_server, tmp_path), [folder / "1.hea", folder / "1.dat"])
-    chat, panel = v["chat"], v["panel"]
-    tool = next(m for m in chat if (m.get("metadata") or {}).get("parent_id") == "progress")
-    assert _text(tool).startswith("failed:") and "cannot read the signal" in _text(tool)
-    assert "ecg_analyze failed on ecg-1" in _text(next(m for m in chat if "Report ready" in _text(m)))
-    assert "Tool ecg_analyze failed on ecg-1" in panel  # listed among the limitations
+    last = _text(v["chat"][-1])
+    assert "No report" in last and "1.dat: 1000 bytes, but 1.hea declares" in last and "file truncated" in last
+    assert "broadcast" not in last
 
 
 def test_question_without_a_case_asks_for_files(ui_server, tmp_path):

@@ -48,7 +48,7 @@ def test_failures_table_says_which_case_which_file_why(small_batch):
     partial = by_case["bad-partial"].iloc[0]
     assert (partial.file, partial.kind) == ("scan.jpg", "input_not_used")  # reported without that file
     trunc = by_case["bad-truncated"].iloc[0]
-    assert trunc.kind == "tool_failed" and "test01_00s" in trunc.file
+    assert (trunc.file, trunc.kind) == ("test01_00s.dat", "input") and "file truncated" in trunc.problem  # refused at intake
     assert read_record(settings.case_dir("bad-partial") / DONE_MARKER).status == "ok"
     for case_id in ("bad-empty", "bad-truncated"):
         assert read_record(settings.case_dir(case_id) / FAILURE_RECORD).status == "failed"

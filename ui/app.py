@@ -21,17 +21,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ui.report_view import empty_panel
-from ui.serve import served, served_messages
+from ui.serve import safe_name, served, served_messages
 from ui.session import CaseRunner, ContextForm, View
 from ui.settings import ALL_EXPERTS, EXPERT_LABELS, UISettings, load_settings, save_settings
 from ui.store import CaseStore
 
 log = logging.getLogger("cardioagent.ui")
 
-PLACEHOLDER = ("Attach the study files with the clip or drop them here (WFDB .hea + .dat, DICOM, NIfTI, AVI/MP4, HDF5/MAT k-space, notes .txt), "
-               "then press Enter. Text sent with files is kept as clinical notes. After the report, ask follow-up questions here.")  # fmt: skip
+# short: at 1366×768 a long placeholder wraps to five lines and pushes the input below the fold
+PLACEHOLDER = "Attach study files (clip or drop), add notes, press Enter · then ask follow-up questions"
 CHAT_PLACEHOLDER = ("<div style='text-align:center;color:#5b6675'><b>CardioAgent</b><br>Upload a case to start: the experts measure, "
-                    "the report cites the evidence behind every number, and you sign it.</div>")  # fmt: skip
+                    "the report cites the evidence behind every number, and you sign it.<br><small>Files: WFDB .hea + .dat, DICOM, NIfTI, "
+                    "AVI/MP4, HDF5/MAT k-space, notes .txt/.md. Text sent with files is kept as clinical notes.</small></div>")  # fmt: skip
+# Figures in the chat and the report panel open full size on click (a 12-lead ECG is unreadable at chat width);
+# Escape, a click or the × closes the overlay. Delegated listener: Gradio re-renders the chat on every update.
+LIGHTBOX_HEAD = """<script>
+(() => {
+  const close = () => { const o = document.getElementById('ca-lightbox'); if (o) o.remove(); };
+  document.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') close(); });
+  document.addEventListener('click', (ev) => {
+    const img = ev.target.closest && ev.target.closest('#ca-chat img, #ca-panel .ca-fig img');
+    if (!img || !img.src || img.naturalWidth < 64) return;
+    ev.preventDefault(); ev.stopPropagation(); close();
+    const o = document.createElement('div'); o.id = 'ca-lightbox'; o.setAttribute('role', 'dialog'); o.setAttribute('aria-label', 'Figure, full size');
+    const x = document.createElement('button'); x.className = 'ca-lb-close'; x.textContent = '×'; x.title = 'Close (Esc)';
+    const big = document.createElement('img'); big.src = img.src; big.alt = img.alt || 'figure';
+    const fit = () => big.classList.toggle('ca-lb-fit');
+    big.addEventListener('click', (e) => { e.stopPropagation(); fit(); });
+    o.append(x, big); o.addEventListener('click', close); document.body.append(o);
+  }, true);
+})();
+</script>"""
+# After Enter the page returns to the top, where the chat (progress) and the report panel are.
+SCROLL_TOP_JS = "() => { window.scrollTo({top: 0}); }"
 DOWNLOADS = [("report.pdf", "PDF report"), ("report.html", "HTML"), ("report.json", "JSON"), ("report.fhir.json", "FHIR bundle"),
              ("report.md", "Markdown")]  # fmt: skip
 CASE_COLUMNS = ["Case", "Created (UTC)", "Status", "Modalities", "Findings", "Indication"]
@@ -109,8 +131,10 @@ def build_app(config: AppConfig):
     def user_of(request: gr.Request | None) -> str | None:
         return getattr(request, "username", None) if request is not None else None
 
-    def download_updates(paths: list[str]) -> list:
-        by_name = {Path(p).name: served(p) for p in paths}
+    def download_updates(paths: list[str], case_id: str | None) -> list:
+        """Downloads are saved as <case-id>_report.pdf etc.: reports of several patients must not all be report (1).pdf."""
+        prefix = f"{safe_name(case_id)}_" if case_id else ""
+        by_name = {Path(p).name: served(p, prefix + Path(p).name) for p in paths}
         return [gr.DownloadButton(value=by_name.get(name), visible=by_name.get(name) is not None) for name, _label in DOWNLOADS]
 
     def outputs(view: View, state: dict, *, busy: bool = False) -> tuple:
@@ -118,17 +142,19 @@ def build_app(config: AppConfig):
             state = {**state, "case_id": view.record.case_id}
         can_sign = view.report is not None
         tool_links = [x for x in (served(p) for p in view.outputs) if x]
+        kept = {"text": view.keep_text or "", "files": list(view.keep_files)} if (view.keep_files or view.keep_text) else None
         return (
             served_messages(view.messages),
-            gr.MultimodalTextbox(value=None, interactive=not busy),
+            gr.MultimodalTextbox(value=kept, interactive=not busy),
             view.panel,
-            *download_updates(view.downloads),
+            *download_updates(view.downloads, view.record.case_id if view.record is not None else None),
             view.signoff,
             gr.Button(interactive=can_sign and not busy and (view.report.status == "preliminary")),
             gr.Button(interactive=can_sign and not busy),
             _case_line(view),
             gr.Group(visible=view.report is not None),
             gr.File(value=tool_links or None, visible=bool(tool_links)),
+            gr.Markdown(view.context_error, visible=bool(view.context_error)),
             state,
         )
 
@@ -137,16 +163,18 @@ def build_app(config: AppConfig):
         header = gr.HTML(_header(None), elem_id="ca-header-wrap", apply_default_css=False)
         with gr.Tabs(selected="case") as tabs:
             with gr.Tab("Case", id="case"):
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=5, min_width=420):
+                with gr.Row(equal_height=False, elem_id="ca-case-row"):
+                    with gr.Column(scale=5, min_width=420, elem_id="ca-left"):
                         with gr.Row(equal_height=True):
                             case_md = gr.Markdown("No case open", elem_id="ca-case-id")
                             new_case = gr.Button("New case", size="sm", variant="secondary", elem_id="ca-new", scale=0, min_width=110)
-                        chat = gr.Chatbot(elem_id="ca-chat", height=640, layout="panel", placeholder=CHAT_PLACEHOLDER, show_label=False,
+                        # the chat fills the viewport under the header, leaving room for the input and the context bar (theme.CSS)
+                        chat = gr.Chatbot(elem_id="ca-chat", height="calc(100dvh - 340px)", min_height=240, layout="panel", placeholder=CHAT_PLACEHOLDER, show_label=False,
                                           buttons=["copy"], feedback_options=None, group_consecutive_messages=False, autoscroll=True)  # fmt: skip
                         box = gr.MultimodalTextbox(elem_id="ca-input", file_count="multiple", sources=["upload"], placeholder=PLACEHOLDER,
                                                    show_label=False, lines=1, max_lines=8, max_plain_text_length=20000)  # fmt: skip
-                        with gr.Accordion("Clinical context (optional: age- and sex-specific thresholds, BSA indexing)", open=False, elem_id="ca-context"):
+                        with gr.Accordion("Clinical context (optional): age, sex, size, indication", open=False, elem_id="ca-context"):
+                            context_error = gr.Markdown("", visible=False, elem_id="ca-context-error")
                             with gr.Row():
                                 # text, not gr.Number: an untouched Number reads 0 (a 0-year-old patient); empty here means not given
                                 age = gr.Textbox(label="Age (years)", placeholder="not given", max_lines=1, elem_id="ca-age")
@@ -155,7 +183,7 @@ def build_app(config: AppConfig):
                                 weight = gr.Textbox(label="Weight (kg)", placeholder="not given", max_lines=1, elem_id="ca-weight")
                             indication = gr.Textbox(label="Indication", placeholder="e.g. syncope; palpitations; pre-operative", max_lines=2,
                                                     elem_id="ca-indication")  # fmt: skip
-                    with gr.Column(scale=7, min_width=520):
+                    with gr.Column(scale=7, min_width=520, elem_id="ca-right"):
                         panel = gr.HTML(empty_panel(), elem_id="ca-panel", padding=False, apply_default_css=False)
                         with gr.Row(elem_id="ca-downloads"):
                             download_btns = [gr.DownloadButton(label, value=None, visible=False, size="sm", variant="secondary",
@@ -165,12 +193,14 @@ def build_app(config: AppConfig):
                                              interactive=False, visible=False, elem_id="ca-tool-outputs")  # fmt: skip
                         with gr.Group(elem_id="ca-signoff", visible=False) as signoff_group:
                             signoff_md = gr.Markdown("", elem_id="ca-signoff-status")
-                            with gr.Row():
-                                clinician = gr.Textbox(label="Clinician (name, role)", placeholder="Dr … , cardiologist", scale=2, elem_id="ca-clinician")
-                                comment = gr.Textbox(label="Comment / amendment", placeholder="Required for an amendment", scale=3, elem_id="ca-comment")
-                            with gr.Row():
-                                sign_btn = gr.Button("Sign report (final)", variant="primary", interactive=False, elem_id="ca-sign")
-                                amend_btn = gr.Button("Record amendment", variant="secondary", interactive=False, elem_id="ca-amend")
+                            # one row: the sign-off stays in view under the report at 1366×768
+                            with gr.Row(equal_height=True):
+                                clinician = gr.Textbox(label="Clinician (name, role)", placeholder="Clinician: Dr … , cardiologist", scale=2,
+                                                       show_label=False, max_lines=1, elem_id="ca-clinician", min_width=150)  # fmt: skip
+                                comment = gr.Textbox(label="Comment / amendment", placeholder="Comment (required to amend)", scale=2,
+                                                     show_label=False, max_lines=1, elem_id="ca-comment", min_width=150)  # fmt: skip
+                                sign_btn = gr.Button("Sign (final)", variant="primary", interactive=False, elem_id="ca-sign", scale=1, min_width=110, size="md")
+                                amend_btn = gr.Button("Amend", variant="secondary", interactive=False, elem_id="ca-amend", scale=1, min_width=90, size="md")
             with gr.Tab("Cases", id="cases") as cases_tab:
                 gr.Markdown("Earlier cases of this user. Select a row, then open it to continue its chat, download or sign its report.")
                 cases_table = gr.Dataframe(headers=CASE_COLUMNS, value=[], interactive=False, wrap=True, elem_id="ca-cases")
@@ -202,7 +232,7 @@ def build_app(config: AppConfig):
                 save_btn = gr.Button("Save settings", variant="primary", elem_id="ca-save-settings")
                 settings_md = gr.Markdown("", elem_id="ca-settings-status")
 
-        main_outputs = [chat, box, panel, *download_btns, signoff_md, sign_btn, amend_btn, case_md, signoff_group, tool_files, state]
+        main_outputs = [chat, box, panel, *download_btns, signoff_md, sign_btn, amend_btn, case_md, signoff_group, tool_files, context_error, state]
 
         # --- handlers --------------------------------------------------------
 
@@ -303,6 +333,7 @@ def build_app(config: AppConfig):
 
         box.submit(on_submit, [box, age, sex, height, weight, indication, state], main_outputs, api_name="submit",
                    concurrency_limit=2, show_progress="hidden")  # fmt: skip
+        box.submit(None, None, None, js=SCROLL_TOP_JS, api_visibility="private")
         sign_btn.click(on_sign("signed"), [clinician, comment, state], main_outputs + [comment], api_name="sign")
         amend_btn.click(on_sign("amended"), [clinician, comment, state], main_outputs + [comment], api_name="amend")
         new_case.click(on_new, [state], main_outputs + [indication, age, sex, height, weight], api_name="new_case")
@@ -333,12 +364,13 @@ def launch_app(config: AppConfig, *, host: str = "127.0.0.1", port: int | None =
         prevent_thread_lock=not block,
         quiet=quiet,
         show_error=True,
-        footer_links=["api"],
+        footer_links=[],  # a clinical UI: no "Use via API" / "Built with Gradio" footer
         run_history=False,
         enable_monitoring=False,
         ssr_mode=False,
         mcp_server=False,
         theme=theme(),
         css=CSS,
+        head=LIGHTBOX_HEAD,
     )
     return demo, url

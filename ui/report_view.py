@@ -290,14 +290,30 @@ def status_banner(report: Report) -> str:
 
 
 def patient_line(report: Report) -> str:
+    """Age, sex, height, weight and BSA as used for the thresholds; each with
+    where it came from when the report records it (form, context file, file
+    metadata), and any disagreement between sources."""
     p = report.patient
-    bits = [f"{p.age_years:g} y" if p.age_years is not None else None, p.sex,
-            f"{p.height_cm:g} cm" if p.height_cm else None, f"{p.weight_kg:g} kg" if p.weight_kg else None,
+    sources: dict = getattr(p, "sources", None) or {}
+    conflicts: list = getattr(p, "conflicts", None) or []
+
+    def src(*fields: str) -> str:
+        where = [sources[f] for f in fields if sources.get(f)]
+        where = list(dict.fromkeys(where))
+        return f" <span class='ca-src' title='source'>({e(', '.join(where))})</span>" if where else ""
+
+    bits = [f"{e(f'{p.age_years:g}')} y{src('age_years')}" if p.age_years is not None else None,
+            f"{e(p.sex)}{src('sex')}" if p.sex else "sex not given",
+            f"{e(f'{p.height_cm:g}')} cm{src('height_cm')}" if p.height_cm else None,
+            f"{e(f'{p.weight_kg:g}')} kg{src('weight_kg')}" if p.weight_kg else None,
             f"BSA {p.bsa_m2():.2f} m²" if p.bsa_m2() else None]  # fmt: skip
-    demo = " · ".join(b for b in bits if b) or "not given"
+    shown = [b for b in bits if b]
+    demo = " · ".join(shown) if shown != ["sex not given"] else "not given"
     ind = report.reported_history.indication
-    return (f"<div class='ca-patient'><span><b>Patient (as supplied)</b> {e(demo)}</span>"
-            + (f"<span><b>Indication</b> {e(ind)}</span>" if ind else "") + "</div>")
+    warn = ("<div class='ca-warn'><b>Patient data sources disagree</b><ul>" + "".join(f"<li>{e(c)}</li>" for c in conflicts) + "</ul></div>"
+            if conflicts else "")  # fmt: skip
+    return (f"<div class='ca-patient'><span><b>Patient</b> {demo}</span>"
+            + (f"<span><b>Indication</b> {e(ind)}</span>" if ind else "") + "</div>" + warn)
 
 
 def render_panel(report: Report, downloads_note: str = "") -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import shutil
 from pathlib import Path
@@ -28,18 +29,26 @@ def upload_root() -> Path:
     return Path(get_upload_folder())
 
 
-def served(path: str | Path) -> str | None:
-    """A path Gradio may serve for `path`, or None when the file is gone."""
+def safe_name(text: str, limit: int = 80) -> str:
+    """A file-name-safe form of `text` (case ids go into download names)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-")
+    return cleaned[:limit] or "case"
+
+
+def served(path: str | Path, name: str | None = None) -> str | None:
+    """A path Gradio may serve for `path` (under `name` when given: the
+    browser saves a download under this name), or None when the file is gone."""
     p = Path(path)
     try:
         st = p.stat()
     except OSError:
         return None
     key = hmac.new(_SECRET, f"{p.resolve()}\0{st.st_size}\0{st.st_mtime_ns}".encode(), hashlib.sha256).hexdigest()[:40]
-    dest = upload_root() / "served" / key / p.name
+    shown = safe_name(name, 160) if name else p.name
+    dest = upload_root() / "served" / key / shown
     if not dest.exists():
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{p.name}.{secrets.token_hex(4)}")
+        tmp = dest.with_name(f".{shown}.{secrets.token_hex(4)}")
         try:
             os.link(p, tmp)
         except OSError:

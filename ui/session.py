@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import queue
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,27 +43,69 @@ class View:
     record: CaseRecord | None = None
     signoff: str = ""
     report: Report | None = None
+    # what the input box keeps after this view (files the user need not attach again) and an error to show by the context fields
+    keep_files: list[str] = field(default_factory=list)
+    keep_text: str = ""
+    context_error: str = ""
 
     @property
     def outputs(self) -> list[str]:
         return tool_outputs(self.report)
 
 
-def optional_number(value: float | str | None, field_name: str) -> float | None:
+class ContextErrors(ValueError):
+    """Every bad clinical-context field at once (a form is corrected in one go)."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = list(errors)
+        super().__init__("; ".join(self.errors))
+
+
+_NUMBER = re.compile(r"^([0-9]+(?:[.,][0-9]+)?|[.,][0-9]+)\s*([a-zA-Zµ.]*)$")
+# accepted units per field (stripped); value multiplier to the field's unit
+_UNITS = {
+    "age": {"": 1.0, "y": 1.0, "yr": 1.0, "yrs": 1.0, "year": 1.0, "years": 1.0, "j": 1.0, "a": 1.0},
+    "height": {"": 1.0, "cm": 1.0, "m": 100.0, "mm": 0.1},
+    "weight": {"": 1.0, "kg": 1.0, "kgs": 1.0},
+}
+_EXAMPLE = {"age": "e.g. 62", "height": "in cm, e.g. 172", "weight": "in kg, e.g. 80"}
+PLAUSIBLE = {"age": (0.0, 130.0), "height": (30.0, 250.0), "weight": (1.0, 400.0)}
+
+
+def parse_field(value: float | str | None, field_name: str) -> float | None:
     """A number typed in a free-text field; empty means *not given*.
 
     Why text fields and not gr.Number: Gradio's Number shows and sends 0 for
     an untouched field, and a 0-year-old patient silently changes age-specific
-    thresholds. '62', '62.5' and '62,5' are read; anything else is refused
-    with the field's name."""
+    thresholds. '62', '62.5', '62,5' and a unit the field expects ('80 kg',
+    '172 cm', '1.72 m', '51 y') are read; anything else, and values outside
+    the plausible range, raise ValueError naming the field and what was
+    expected ('1.72' as a height looks like metres)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, (int, float)):
-        return float(value)
-    try:
-        return float(value.strip().replace(",", "."))
-    except ValueError:
-        raise ValueError(f"{field_name}: {value.strip()[:20]!r} is not a number") from None
+        number, unit = float(value), ""
+    else:
+        text = value.strip()
+        m = _NUMBER.match(re.sub(r"\s+", " ", text))
+        units = _UNITS.get(field_name, {"": 1.0})
+        if m is None or m.group(2).lower().rstrip(".") not in units:
+            expected = _EXAMPLE.get(field_name, "a number")
+            raise ValueError(f"{field_name}: {text[:20]!r} is not a number ({expected})")
+        unit = m.group(2).lower().rstrip(".")
+        number = float(m.group(1).replace(",", ".")) * units[unit]
+    low, high = PLAUSIBLE.get(field_name, (float("-inf"), float("inf")))
+    if field_name == "height" and unit == "" and 0.3 <= number <= 2.5:
+        raise ValueError(f"height: {number:g} looks like metres: did you mean {number * 100:.0f} cm?")
+    if not low <= number <= high:
+        units_text = {"age": "years", "height": "cm", "weight": "kg"}.get(field_name, "")
+        raise ValueError(f"{field_name}: {number:g} {units_text} is outside the plausible range {low:g}–{high:g} {units_text}".replace("  ", " "))
+    return number
+
+
+def optional_number(value: float | str | None, field_name: str) -> float | None:
+    """Backwards-compatible name of `parse_field`."""
+    return parse_field(value, field_name)
 
 
 @dataclass
@@ -74,21 +117,36 @@ class ContextForm:
     indication: str | None = None
 
     def to_context(self, notes: str | None) -> ClinicalContext:
-        """Raises ValueError with a readable message on impossible values."""
+        """Raises ContextErrors (a ValueError) listing every bad field."""
         from pydantic import ValidationError
 
-        age = optional_number(self.age, "age")
-        height = optional_number(self.height_cm, "height")
-        weight = optional_number(self.weight_kg, "weight")
+        errors: list[str] = []
+        values: dict[str, float | None] = {}
+        for key, raw, name in (("age_years", self.age, "age"), ("height_cm", self.height_cm, "height"), ("weight_kg", self.weight_kg, "weight")):
+            try:
+                values[key] = parse_field(raw, name)
+            except ValueError as exc:
+                errors.append(str(exc))
+                values[key] = None
         try:
-            patient = PatientContext(age_years=age, sex=normalise_sex(self.sex or None), height_cm=height, weight_kg=weight)
+            sex = normalise_sex(self.sex or None)
+        except ValueError as exc:
+            errors.append(str(exc))
+            sex = None
+        if errors:
+            raise ContextErrors(errors)
+        extra = {}
+        if "sources" in PatientContext.model_fields:
+            given = [k for k, v in (*values.items(), ("sex", sex)) if v is not None]
+            extra["sources"] = {k: "clinical context form" for k in given}
+        try:
+            patient = PatientContext(sex=sex, **values, **extra)
             indication = sanitise_text(self.indication.strip(), 500) if self.indication and self.indication.strip() else None
             return ClinicalContext(patient=patient, indication=indication, notes=sanitise_text(notes) if notes else None,
                                    notes_source="chat message" if notes else None)  # fmt: skip
         except ValidationError as exc:
-            first = exc.errors()[0]
-            field_name = {"age_years": "age", "height_cm": "height", "weight_kg": "weight"}.get(str(first["loc"][-1]), str(first["loc"][-1]))
-            raise ValueError(f"{field_name}: {first['msg']}") from exc
+            names = {"age_years": "age", "height_cm": "height", "weight_kg": "weight"}
+            raise ContextErrors([f"{names.get(str(x['loc'][-1]), str(x['loc'][-1]))}: {x['msg']}" for x in exc.errors()]) from exc
 
 
 def report_formats() -> tuple[str, ...]:
@@ -215,14 +273,23 @@ class CaseRunner:
         view = View(messages=[_user_message(names, text)])
         too_big = [Path(p).name for p in uploads if Path(p).stat().st_size > settings.max_upload_bytes]
         if too_big:
+            view.keep_files = [p for p in uploads if Path(p).name not in too_big]
+            view.keep_text = text
+            kept = " The other files are still attached: press Enter to analyse them." if view.keep_files else ""
             view.messages.append(_say(f"✗ Not analysed: {', '.join(too_big)} exceed{'s' if len(too_big) == 1 else ''} the upload limit "
-                                      f"of {settings.max_upload_mb} MB (Settings)."))  # fmt: skip
+                                      f"of {settings.max_upload_mb} MB (Settings).{kept}"))  # fmt: skip
             yield view
             return
         try:
             context = form.to_context(text.strip() if text else None)
         except ValueError as exc:
-            view.messages.append(_say(f"✗ Clinical context: {exc}. Correct it and send the files again."))
+            errors = getattr(exc, "errors", None) or [str(exc)]
+            errors = errors if isinstance(errors, list) else [str(exc)]
+            view.keep_files, view.keep_text = list(uploads), text
+            listed = "\n".join(f"- {x}" for x in errors)
+            view.context_error = f"✗ **Not sent — correct {'these fields' if len(errors) > 1 else 'this field'}:**\n{listed}"
+            view.messages.append(_say(f"✗ **Clinical context not accepted** ({len(errors)} field{'s' if len(errors) != 1 else ''}):\n{listed}\n\n"
+                                      "Correct it under *Clinical context* and press Enter again: your files are still attached."))  # fmt: skip
             yield view
             return
 
@@ -298,9 +365,20 @@ class CaseRunner:
         if not outcome.ok:
             progress.finish(failed=True)
             lines = [p.line() for p in outcome.problems]
-            hint = "" if settings.allow_partial else (" To analyse the usable files anyway, switch on “analyse usable files” in Settings.")
+            bad = {p.file for p in outcome.problems if getattr(p, "severity", "error") == "error"}
+            view.keep_files = [u for u in uploads if Path(u).name not in bad]
+            view.keep_text = text
+            if view.keep_files and len(view.keep_files) < len(uploads):
+                kept = (f"\n\nThe {len(view.keep_files)} usable file{'s are' if len(view.keep_files) != 1 else ' is'} still attached below "
+                        f"(the {len(uploads) - len(view.keep_files)} unusable one{'s were' if len(uploads) - len(view.keep_files) != 1 else ' was'} removed): "
+                        "press Enter to analyse them, or add corrected files first.")  # fmt: skip
+            elif view.keep_files:
+                kept = "\n\nYour files are still attached below: correct or remove them and press Enter."
+            else:
+                kept = "\n\nCorrect these files and send the case again."
+            hint = "" if settings.allow_partial else (" To always analyse the usable files of a case, switch on “analyse usable files” in Settings.")
             view.messages = base + progress.messages() + [_say("✗ **No report: the input could not be used.**\n\n" + "\n".join(f"- {x}" for x in lines)
-                                                               + f"\n\nCorrect or remove these files and send the case again.{hint}")]  # fmt: skip
+                                                               + f"{kept}{hint}")]  # fmt: skip
             view.panel = problems_panel(lines)
             record.state = "rejected"
             self._finish(record, view)

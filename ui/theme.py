@@ -22,7 +22,7 @@ CSS = """
 
 /* report panel */
 .ca-report { background:#fff; color:var(--ca-ink); border:1px solid var(--ca-line); border-radius:8px; padding:14px 16px;
-             font-size:13.5px; line-height:1.45; max-height:calc(100vh - 330px); min-height:420px; overflow-y:auto; }
+             font-size:13.5px; line-height:1.45; max-height:calc(100dvh - 290px); min-height:300px; overflow-y:auto; }
 .ca-report a { color:var(--ca-accent); text-decoration:none; } .ca-report a:hover { text-decoration:underline; }
 .ca-report [id] { scroll-margin-top:72px; }
 .ca-empty { min-height:240px; }
@@ -93,6 +93,38 @@ tr.ca-abn td { background:#fff6f5; }
 .ca-notes { white-space:pre-wrap; background:var(--ca-soft); padding:8px; border-radius:6px; font-size:.8rem; }
 .ca-cite { font-size:.62rem; vertical-align:super; margin-left:1px; }
 .ca-signoffs { padding-left:18px; }
+
+/* laptop layout (1366×768): everything sized to the viewport. The chat fills the height left under the header
+   (its height is set in ui.app), the input sits right under it, and the right column (report, downloads,
+   sign-off) sticks to the top of the window so it stays in view however far the left column is scrolled. */
+/* Gradio's container clips with overflow:hidden, which would disable position:sticky below it; clip does not */
+.gradio-container { padding-top:4px !important; padding-bottom:0 !important; overflow:clip !important; }
+#ca-header { padding:6px 14px; }
+#ca-right { position:sticky; top:6px; align-self:flex-start; }
+#ca-case-row { align-items:flex-start; }
+#ca-left { gap:8px; }
+#ca-input textarea { min-height:0; }
+#ca-context-error { background:#fff1f0; border:1px solid #f5c2bd; color:#7a1410; border-radius:6px; padding:4px 10px; }
+#ca-context-error p, #ca-context-error ul { margin:2px 0; }
+#ca-downloads { gap:6px; }
+#ca-signoff-status p { margin:2px 0; }
+#ca-signoff button { min-height:38px; white-space:nowrap; }
+#ca-signoff textarea { min-height:0; }
+@media (max-height: 820px) {
+  .ca-report { max-height:calc(100dvh - 322px); }
+  #ca-header .ca-brand small { display:none; }
+}
+
+/* figures: readable in the chat, full size on click (LIGHTBOX_HEAD in ui.app) */
+#ca-chat img, #ca-panel .ca-fig img { cursor:zoom-in; }
+#ca-chat .message img, #ca-chat .message-content img { max-width:100% !important; width:100%; height:auto !important; max-height:none !important;
+                                                       object-fit:contain; }
+#ca-lightbox { position:fixed; inset:0; z-index:10000; background:rgba(15,23,32,.88); overflow:auto; cursor:zoom-out;
+               display:flex; align-items:flex-start; justify-content:flex-start; padding:28px 12px; }
+#ca-lightbox img { max-width:none; margin:0 auto; flex:none; background:#fff; cursor:zoom-in; box-shadow:0 4px 24px rgba(0,0,0,.4); }
+#ca-lightbox img.ca-lb-fit { max-width:100%; max-height:calc(100vh - 56px); cursor:zoom-out; }
+#ca-lightbox .ca-lb-close { position:fixed; top:8px; right:16px; font-size:28px; line-height:1; color:#fff; background:transparent;
+                            border:0; cursor:pointer; }
 
 /* chat */
 #ca-chat .message { font-size:14px; }

@@ -27,11 +27,19 @@ def _view(result) -> dict:
     """The page's main outputs as the client returns them: chat, input box,
     panel, five download buttons, sign-off status, case line, tool outputs (then, for the
     sign endpoints, the comment box)."""
-    out = {"chat": result[0], "panel": result[2], "downloads": [d for d in result[3:8] if d], "signoff": result[8], "case": result[9],
-           "tool_outputs": result[10]}
-    if len(result) > 11:
-        out["comment"] = result[11]
+    out = {"chat": result[0], "box": result[1], "panel": result[2], "downloads": [d for d in result[3:8] if d], "signoff": result[8],
+           "case": result[9], "tool_outputs": result[10], "context_error": result[11]}
+    if len(result) > 12:
+        out["comment"] = result[12]
     return out
+
+
+def _kept_files(box) -> list[str]:
+    """Names of the files left attached in the input box after a submission."""
+    while isinstance(box, dict) and "value" in box and "files" not in box:
+        box = box["value"]
+    files = (box or {}).get("files") or [] if isinstance(box, dict) else []
+    return sorted(Path(f["path"] if isinstance(f, dict) else f).name for f in files)
 
 
 def _submit(client: Client, files: list[Path], text: str = "", age=None, sex="not given", height=None, weight=None, indication="") -> dict:
@@ -116,7 +124,9 @@ def test_ecg_case_from_upload_to_signed_report(ui_server, tmp_path, caplog, capf
     assert any(m.reference_range for m in ms.values()) and "ca-ref" in panel
     assert "smith_john.hea" in panel  # evidence names the file as the clinician knows it
     assert "data:image/png;base64," in panel
-    assert {"report.json", "report.html", "report.md"} <= _download_names(downloads)
+    # downloads carry the case id: reports of several patients must not all be report (1).pdf
+    case_id = case_dir.name
+    assert {f"{case_id}_report.json", f"{case_id}_report.html", f"{case_id}_report.md"} <= _download_names(downloads)
     assert "Awaiting sign-off" in signoff
     # case folders are not web-served: only the links the page was given work
     import httpx
@@ -186,6 +196,31 @@ def test_corrupt_file_is_refused_with_the_reason(ui_server, tmp_path):
     assert any(r[2] == "rejected" for r in rows)
 
 
+def test_bad_context_lists_every_field_and_keeps_the_files(ui_server, tmp_path):
+    client = _client(ui_server, tmp_path)
+    v = _submit(client, [LUDB / "1.hea", LUDB / "1.dat"], "", "fifty", "not given", "1.72", "80 kg", "")
+    last = _text(v["chat"][-1])
+    assert "age: 'fifty' is not a number" in last and "1.72 looks like metres: did you mean 172 cm?" in last
+    assert "weight" not in last  # '80 kg' is read as 80 kg
+    assert "1.72 looks like metres" in str(v["context_error"])
+    assert _kept_files(v["box"]) == ["1.dat", "1.hea"]
+    assert v["case"].startswith("No case open")
+
+
+def test_rejected_case_keeps_the_usable_files_attached(ui_server, tmp_path):
+    client = _client(ui_server, tmp_path)
+    (tmp_path / "in").mkdir()
+    empty = tmp_path / "in" / "empty.dcm"
+    empty.write_bytes(b"")
+    text = tmp_path / "in" / "notes_renamed.dcm"
+    text.write_text("Referral: palpitations.\n")
+    v = _submit(client, [LUDB / "1.hea", LUDB / "1.dat", empty, text])
+    last = _text(v["chat"][-1])
+    assert "No report" in last and "empty.dcm" in last and "notes_renamed.dcm" in last
+    assert "2 usable files are still attached" in last
+    assert _kept_files(v["box"]) == ["1.dat", "1.hea"]
+
+
 def test_truncated_signal_is_refused_at_intake_naming_the_file(ui_server, tmp_path):
     folder = tmp_path / "trunc"
     folder.mkdir()
@@ -204,7 +239,7 @@ def test_question_without_a_case_asks_for_files(ui_server, tmp_path):
 
 def test_impossible_context_is_refused_before_analysis(ui_server, tmp_path):
     chat = _submit(_client(ui_server, tmp_path), [LUDB / "1.hea", LUDB / "1.dat"], age=None, height=20)["chat"]  # the form allows it, the patient model does not
-    assert "Clinical context: height" in _text(chat[-1])
+    assert "Clinical context not accepted" in _text(chat[-1]) and "height: 20 cm is outside the plausible range 30–250 cm" in _text(chat[-1])
 
 
 def test_settings_switch_an_expert_off_and_validate(ui_server, tmp_path):

@@ -95,6 +95,22 @@ def test_context_form_reads_typed_numbers_and_empty_means_not_given():
         ContextForm(age="sixty").to_context(None)
 
 
+def test_context_form_lists_every_bad_field_and_reads_units():
+    """All bad fields at once, with what was probably meant; a unit the field expects is simply read."""
+    with pytest.raises(ValueError) as info:
+        ContextForm(age="fifty", height_cm="1.72", weight_kg="80 kg", sex="x").to_context(None)
+    errors = info.value.errors
+    assert errors[0].startswith("age: 'fifty' is not a number")
+    assert errors[1] == "height: 1.72 looks like metres: did you mean 172 cm?"
+    assert "female/male" in errors[2] and len(errors) == 3  # weight '80 kg' is fine
+    p = ContextForm(age="51 y", height_cm="1.72 m", weight_kg="80kg").to_context(None).patient
+    assert (p.age_years, p.height_cm, p.weight_kg) == (51.0, 172.0, 80.0)
+    with pytest.raises(ValueError, match="height: 300 cm is outside the plausible range 30–250 cm"):
+        ContextForm(height_cm="300").to_context(None)
+    with pytest.raises(ValueError, match="weight: '176 lb' is not a number"):
+        ContextForm(weight_kg="176 lb").to_context(None)
+
+
 def test_progress_log_folds_events_into_nested_messages():
     log = ProgressLog(n_files=2)
     for ev in [{"event": "node_start", "node": "intake"}, {"event": "intake", "studies": [("ecg-1", "ecg")], "problems": 1},

@@ -70,7 +70,40 @@ SPECIFIC_CONCEPTS: dict[str, re.Pattern] = {
     "lbbb": re.compile(r"\b(left\s+bundle[-\s]branch\s+block|LBBB)\b", re.I),
     "rbbb": re.compile(r"\b(right\s+bundle[-\s]branch\s+block|RBBB)\b", re.I),
     "ivcd": re.compile(r"\b(intraventricular\s+conduction\s+(delay|disturbance|defect)s?|IVCD)\b", re.I),
+    # premature beats: the verifier's 'ectopy' covers both chambers, a PVC passage is not PAC context
+    "pvc": re.compile(r"\b(premature\s+ventricular|ventricular\s+(ectop\w*|extrasystol\w*|premature)|PVCs?|VPBs?|VPCs?)\b", re.I),
+    "pac": re.compile(r"\b(premature\s+(atrial|supraventricular)|(atrial|supraventricular)\s+(ectop\w*|extrasystol\w*|premature)|PACs?|APBs?|APCs?)\b", re.I),
 }
+# ST deviation of one polarity: a passage about the other one (ST elevation
+# in aVR for an ST-depression finding) is context only when the case has it.
+ST_POLARITY: dict[str, re.Pattern] = {
+    "st_elevation": re.compile(r"\bST[-\s](segment\s+)?elevation\b", re.I),
+    "st_depression": re.compile(r"\bST[-\s](segment\s+)?depression\b", re.I),
+}
+# Conditions outside the verifier's lexicon that a passage may be premised on
+# ("AF with HCM or cardiac amyloidosis → anticoagulate"), and the cardiomyopathy
+# a passage may be about: context only when a present finding names them.
+PREMISE_CONDITIONS: dict[str, re.Pattern] = {
+    "hcm": re.compile(r"\b(hypertrophic\s+cardiomyopath\w*|HCM)\b", re.I),
+    "amyloidosis": re.compile(r"\bamyloid\w*", re.I),
+    "cardiomyopathy": re.compile(r"\bcardiomyopath\w*", re.I),
+}
+# A passage premised on a measured value (reduced LVEF) is context only in a
+# case that measured it (or for a finding about it).
+PREMISE_MEASUREMENTS = frozenset({"lvef"})
+# Leads a finding or a passage names ("inferior leads (II, aVF)", "V1–V2").
+LEAD = re.compile(r"(?<![\w-])(aV[RLF]|V\d{1,2}R?|III|II|I)(?![\w-])")
+LEAD_RANGE = re.compile(r"(?<![\w-])V(\d{1,2})\s*(?:–|-|to)\s*V(\d{1,2})(?![\w-])")
+NOT_LEADS = re.compile(r"\b(class|type|part|grade|stage|phase|level|NYHA)\s+[IV]+\b", re.I)
+# "... in all other leads", "except V2–V3", "any lead": the passage covers every lead.
+ALL_LEADS = re.compile(r"\b(all\s+(other\s+)?(standard\s+)?leads|other\s+(standard\s+)?leads|leads?\s+other\s+than|except|any\s+(standard\s+)?lead)\b", re.I)
+TERRITORY = re.compile(r"\b(anterior|inferior|lateral|posterior|septal)\b", re.I)
+NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+MIN_LEADS = re.compile(
+    r"(?<![\d.,−-])\b(\d+|two|three|four|five|six|seven|eight|nine|ten)\s+(?:or\s+more\s+)?"
+    r"(?:(?:surface|standard|contiguous|anatomically|adjacent|precordial|limb|consecutive)\s+){0,2}leads\b",
+    re.I,
+)
 # Complete and incomplete blocks have different criteria: the passage's
 # section says which one it states.
 INCOMPLETE = re.compile(r"\bincomplete\b", re.I)
@@ -83,7 +116,64 @@ def _specific(text: str) -> set[str]:
     return {k for k, pat in SPECIFIC_CONCEPTS.items() if pat.search(text)}
 
 
+def _named(patterns: dict[str, re.Pattern], text: str) -> set[str]:
+    return {k for k, pat in patterns.items() if pat.search(text)}
+
+
+def _premise_met(named: set[str], have: set[str]) -> bool:
+    """A passage naming conditions ('HCM or cardiac amyloidosis') needs one of
+    them in the case; a named specific one is not met by a generic
+    'cardiomyopathy' (a DCM is not an HCM)."""
+    if not named:
+        return True
+    if have & {"reduced_function", "heart_failure", "dilatation"}:
+        have = have | {"cardiomyopathy"}  # a poorly contracting or dilated LV: a cardiomyopathy is the question
+    specific = named - {"cardiomyopathy"}
+    return bool((specific or named) & have)
+
+
+def _leads(text: str) -> set[str]:
+    """The ECG leads a text names, ranges expanded ('V1–V3' → V1, V2, V3)."""
+    text = NOT_LEADS.sub(" ", text)
+    out = {m.group(1) for m in LEAD.finditer(text)}
+    for m in LEAD_RANGE.finditer(text):
+        lo, hi = int(m.group(1)), int(m.group(2))
+        out |= {f"V{i}" for i in range(lo, hi + 1)}
+    return out
+
+
+def _min_leads(text: str) -> int:
+    counts = [int(n) if n.isdigit() else NUMBER_WORDS[n.lower()] for n in MIN_LEADS.findall(text)]
+    return max(counts, default=0)
+
+
+def _other_leads(st: Statement, p: GuidelinePassage) -> bool:
+    """A passage about other leads or another territory than the finding's
+    ('R wave in V1–V2, posterior infarction' for Q waves in II and aVF), or
+    needing more leads than the finding involves ('eight or more leads' for
+    ST depression in four), is not that finding's context. Only the passage
+    text counts: a section title names the chapter, not the criterion."""
+    own = _leads(st.label)
+    if not own:
+        return False
+    if len(own) < _min_leads(p.text):
+        return True
+    theirs = _leads(p.text)
+    if not theirs or ALL_LEADS.search(p.text) or own & theirs:
+        return False
+    own_t = {t.lower() for t in TERRITORY.findall(st.label)}
+    their_t = {t.lower() for t in TERRITORY.findall(p.text)}
+    return not (own_t & their_t)
+
+
 IMAGING_TOPICS = {Modality.ECHO: "echo", Modality.CMR: "cmr"}
+STUDY_TOPICS = {Modality.ECG: "ecg", **IMAGING_TOPICS}
+
+
+def _single_study(p: GuidelinePassage, modality: Modality) -> bool:
+    """The passage is written for this modality's studies only (its topics)."""
+    own = STUDY_TOPICS.get(modality)
+    return own is not None and set(p.topics) & set(STUDY_TOPICS.values()) == {own}
 
 
 def _other_technique(p: GuidelinePassage, modality: Modality | None) -> bool:
@@ -97,7 +187,11 @@ def _other_technique(p: GuidelinePassage, modality: Modality | None) -> bool:
 
 
 def relevant_passages(
-    st: Statement, passages: list[GuidelinePassage], case_concepts: set[str] | None = None, modality: Modality | None = None
+    st: Statement,
+    passages: list[GuidelinePassage],
+    case_concepts: set[str] | None = None,
+    modality: Modality | None = None,
+    case_measurements: set[str] | None = None,
 ) -> list[GuidelinePassage]:
     """Keep passages that speak of the finding itself.
 
@@ -113,17 +207,39 @@ def relevant_passages(
     (AF ablation as 'context' for a reduced LVEF in sinus rhythm). With the
     finding's imaging `modality`, a passage written for the other imaging
     technique only (its topics) is dropped too.
+
+    Premature beats keep their chamber (a PVC passage is not PAC context), an
+    ST finding does not take a passage about the other polarity unless the
+    case has it, and a passage naming other leads or territory than the
+    finding's, or more leads than it involves, is dropped (`_other_leads`).
+    With `case_concepts`, a passage premised on a condition no present
+    finding names (HCM, amyloidosis, a cardiomyopathy) is dropped; with
+    `case_measurements` (the names of the case's measurements), so is a
+    passage premised on a value the case did not measure (a reduced LVEF in
+    an ECG-only case). `case_concepts` then also holds the condition keys of
+    `PREMISE_CONDITIONS` and `ST_POLARITY` that the present findings name.
     """
     from agent.verifier import concepts_in, statement_concepts
 
     wanted = statement_concepts(st)
     wanted_specific = _specific(st.label)
     names = {c.measurement_id.split(".")[-1] for c in st.criteria}
+    own_text = st.label + " " + (st.code.display if st.code else "")
+    own_conditions = _named(PREMISE_CONDITIONS, own_text) | _named(ST_POLARITY, own_text)
+    own_polarity = _named(ST_POLARITY, own_text)
     kept = []
     for p in passages:
         text = p.text + " " + p.section
         have = concepts_in(text)
         if wanted_specific and not wanted_specific <= _specific(text):
+            continue
+        if case_concepts is not None and not _premise_met(_named(PREMISE_CONDITIONS, text), own_conditions | case_concepts):
+            continue
+        if own_polarity and (_named(ST_POLARITY, p.text) - own_polarity - (case_concepts or set())):
+            continue
+        if _other_leads(st, p):
+            continue
+        if case_measurements is not None and (set(p.measurements) & PREMISE_MEASUREMENTS) - case_measurements - names:
             continue
         if "bundle_branch_block" in wanted and bool(INCOMPLETE.search(st.label)) != bool(INCOMPLETE.search(p.section)):
             continue
@@ -158,14 +274,21 @@ def compose(
     pool = list({p.id: p for ps in passages_for.values() for p in ps}.values())
     syntheses = synthesize(sections, pool)
     suppressed: dict[str, tuple[str, ...]] = {}
-    # a passage a synthesis cites is shown there, with both findings, not again per finding
-    reserved = set(COMBINATION_ONLY) | {pid for syn in syntheses for pid in syn.item.passage_ids}
+    # a passage a synthesis cites is shown there, with both findings, not again per
+    # finding — unless it speaks of one study's finding alone (the ECG criteria for
+    # pathological Q waves that the prior-MI rule also cites): then it is that
+    # finding's context too
+    reserved = set(COMBINATION_ONLY)
+    shared = {pid for syn in syntheses for pid in syn.item.passage_ids} - reserved
     for syn in syntheses:
         for sid, prefixes in syn.suppress_context.items():
             suppressed[sid] = suppressed.get(sid, ()) + prefixes
-    case_concepts = set().union(
-        *(statement_concepts(st) for s in sections if s.quality.verdict != "non_diagnostic" for st in s.statements if st.status == "present")
-    )
+    present_all = [st for s in sections if s.quality.verdict != "non_diagnostic" for st in s.statements if st.status == "present"]
+    case_concepts = set().union(*(statement_concepts(st) for st in present_all))
+    for st in present_all:
+        own_text = st.label + " " + (st.code.display if st.code else "")
+        case_concepts |= _named(PREMISE_CONDITIONS, own_text) | _named(ST_POLARITY, own_text)
+    case_measurements = {m.name for s in sections if s.quality.verdict != "non_diagnostic" for m in s.measurements}
 
     for section in sections:
         head = f"{section.modality.display} ({section.study_id}): quality {section.quality.verdict.replace('_', '-')}."
@@ -182,9 +305,13 @@ def compose(
             draft.impression.append(
                 ImpressionItem(text=text, statement_ids=[st.id], measurement_ids=ids, kind="finding")
             )
-            for p in relevant_passages(st, passages_for.get(st.id, []), case_concepts, section.modality):
-                if p.id in reserved or p.id.startswith(suppressed.get(st.id, ())):
+            shown: set[str] = set()
+            for p in relevant_passages(st, passages_for.get(st.id, []), case_concepts, section.modality, case_measurements):
+                if p.id in reserved or p.id.startswith(suppressed.get(st.id, ())) or p.id in shown:
                     continue  # a synthesis rule cites it, or explains why it does not apply
+                if p.id in shared and not _single_study(p, section.modality):
+                    continue
+                shown.add(p.id)
                 if p.collection == "guidelines":
                     text = f"Guideline context for {st.label}: {p.citation()}."
                 else:

@@ -220,6 +220,18 @@ def check_sentence(
                 res.failures.add("unknown_citation")
 
     plain = CITATION.sub(" ", sentence)
+    # A cited passage's own title and section may be quoted verbatim: they
+    # name the source, not a finding (e.g. "... Guidelines for heart failure").
+    # They go first, before any measurement or finding label is blanked out
+    # inside them: the same citation must get the same verdict whichever
+    # finding's sentence carries it (a PVC label inside "Premature ventricular
+    # complexes and PVC-induced cardiomyopathy" must not leave the
+    # 'cardiomyopathy' behind).
+    for pid in cited["G"]:
+        p = ev.passages.get(pid)
+        if p is not None:
+            for quoted in (p.citation(), p.guideline, p.section):
+                plain = plain.replace(quoted, " ")
     # The names of cited measurements and findings are names, not quantities
     # ("ST level at J+60 ms V1" cites the measurement, it does not assert 60 ms).
     for mid in cited["M"]:
@@ -235,13 +247,6 @@ def check_sentence(
                 if c.guideline:
                     for quoted in (c.guideline.short(), c.guideline.guideline, c.guideline.section):
                         plain = plain.replace(quoted, " ")
-    # A cited passage's own title and section may be quoted verbatim: they
-    # name the source, not a finding (e.g. "... Guidelines for heart failure").
-    for pid in cited["G"]:
-        p = ev.passages.get(pid)
-        if p is not None:
-            for quoted in (p.citation(), p.guideline, p.section):
-                plain = plain.replace(quoted, " ")
 
     # 1. modalities
     for modality, pat in MODALITY_PATTERNS.items():

@@ -170,3 +170,71 @@ def test_ecg_case_in_the_browser(ui_server, browser, artifact_dir):
 
     (artifact_dir / "timing.json").write_text(json.dumps({"upload_to_report_s": round(upload_to_report_s, 2), "screenshots": shots}, indent=1))
     print(f"\nupload → report for examples/ecg/ludb-1 in the browser: {upload_to_report_s:.1f} s; screenshots in {artifact_dir}")
+
+
+def _rect(page, selector: str) -> dict:
+    return page.evaluate(f"""() => {{ const r = document.querySelector({selector!r}).getBoundingClientRect();
+        return {{top: r.top, bottom: r.bottom, height: r.height, vh: window.innerHeight, scrollY: window.scrollY}}; }}""")
+
+
+def test_laptop_layout_context_errors_and_download_names(ui_server, browser, artifact_dir):
+    """At 1366×768 (a clinic laptop): the input is visible on load; a bad
+    clinical context lists every bad field at once and keeps the files; the
+    report panel is in view during and after the run; downloads are named
+    after the case; a chat figure opens full size."""
+    page = browser.new_page(viewport={"width": 1366, "height": 768}, accept_downloads=True)
+    page.goto(ui_server.url)
+    page.wait_for_selector("#ca-input textarea")
+    r = _rect(page, "#ca-input")
+    assert r["scrollY"] == 0 and 0 <= r["top"] and r["bottom"] <= r["vh"], f"chat input below the fold on load: {r}"
+    assert page.locator("footer a:has-text('Use via API')").count() == 0
+    page.screenshot(path=str(artifact_dir / "laptop-01-start.png"))
+
+    page.get_by_text("Clinical context").click()
+    page.locator("#ca-age input, #ca-age textarea").first.fill("fifty")
+    page.locator("#ca-height input, #ca-height textarea").first.fill("1.72")
+    page.locator("#ca-weight input, #ca-weight textarea").first.fill("80 kg")
+    _upload(page, [LUDB / "1.hea", LUDB / "1.dat"])
+    _send(page)
+    page.wait_for_selector("#ca-chat >> text=Clinical context not accepted", timeout=30_000)
+    chat = _chat_text(page)
+    assert "age: 'fifty' is not a number" in chat and "1.72 looks like metres: did you mean 172 cm?" in chat and "weight:" not in chat
+    assert "172 cm?" in page.locator("#ca-context-error").inner_text()
+    page.wait_for_function("document.querySelectorAll('#ca-input .delete-button').length === 2", timeout=10_000)  # files kept
+    r = _rect(page, "#ca-chat .message-row:last-child, #ca-chat .message:last-of-type")
+    assert r["top"] < r["vh"] and r["bottom"] > 0, f"the context error is out of view: {r}"
+    page.screenshot(path=str(artifact_dir / "laptop-02-context-error.png"))
+
+    page.locator("#ca-age input, #ca-age textarea").first.fill("51")
+    page.locator("#ca-height input, #ca-height textarea").first.fill("172")
+    _send(page)
+    page.wait_for_selector("#ca-chat >> text=Analysing", timeout=30_000)
+    r = _rect(page, "#ca-panel .ca-report")
+    assert 0 <= r["top"] < r["vh"] - 200, f"report panel out of view during the run: {r}"
+    page.screenshot(path=str(artifact_dir / "laptop-03-progress.png"))
+    page.wait_for_selector("#ca-panel section .ca-mtable", timeout=REPORT_TIMEOUT_MS)
+    page.wait_for_selector("#ca-chat >> text=Report ready", timeout=30_000)
+    r = _rect(page, "#ca-panel .ca-report")
+    assert 0 <= r["top"] and r["top"] < r["vh"] - 300 and r["height"] >= 300, f"report panel not in view after the run: {r}"
+    r = _rect(page, "#ca-sign")
+    assert r["bottom"] <= r["vh"], f"sign button below the fold: {r}"
+    page.screenshot(path=str(artifact_dir / "laptop-04-report.png"))
+
+    # downloads carry the case id
+    case_id = page.locator("#ca-case-id code").first.inner_text().strip()
+    assert case_id.startswith("case-")
+    with page.expect_download(timeout=30_000) as dl:
+        page.locator("#ca-dl-report-html").click()
+    assert dl.value.suggested_filename == f"{case_id}_report.html"
+
+    # a chat figure opens full size, Escape closes it
+    page.wait_for_function("() => [...document.querySelectorAll('#ca-chat img')].some(i => i.complete && i.naturalWidth > 200)", timeout=30_000)
+    img = page.locator("#ca-chat img").last
+    img.scroll_into_view_if_needed()
+    img.click()
+    page.wait_for_selector("#ca-lightbox img", timeout=5_000)
+    assert page.evaluate("() => { const i = document.querySelector('#ca-lightbox img'); return i.getBoundingClientRect().width >= i.naturalWidth - 1; }")
+    page.screenshot(path=str(artifact_dir / "laptop-05-figure.png"))
+    page.keyboard.press("Escape")
+    assert page.locator("#ca-lightbox").count() == 0
+    page.close()

@@ -12,7 +12,7 @@ from agent.report import Report
 from tests.ui.conftest import LUDB
 from ui.cli import parse_auth
 from ui.progress import ProgressLog
-from ui.report_view import lead_of, render_panel, split_measurements
+from ui.report_view import MAX_KEY_ROWS, lead_of, render_panel, split_measurements
 from ui.session import ContextForm, filter_disabled, summary_message
 from ui.settings import UISettings, load_settings, save_settings
 from ui.store import CaseStore
@@ -133,7 +133,11 @@ def test_panel_shows_every_measurement_with_its_evidence(ecg_report):
     section = ecg_report.sections[0]
     key, detail = split_measurements(section)
     assert len(key) + len(detail) == len(section.measurements)
-    assert all(lead_of(m) for m in detail) and not any(lead_of(m) and m.flag in (None, "normal") for m in key)
+    # detail = unflagged per-lead values, plus unflagged overflow once the key table is full;
+    # a flagged value always stays in the key table
+    assert all(m.flag in (None, "normal") for m in detail)
+    assert all(lead_of(m) for m in detail) or len(key) == MAX_KEY_ROWS
+    assert not any(lead_of(m) and m.flag in (None, "normal") for m in key)
     for m in section.measurements:  # each value is on the panel, anchored by its id
         assert f"id='ca-m-{m.id.replace('.', '_')}'" in html
     for st in section.statements:

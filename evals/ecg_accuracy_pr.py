@@ -27,8 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def run_case(hr: float, qt: float, pr: float, seed: int) -> tuple[float | None, bool]:
-    """(measured PR or None, first-degree AV block called present)."""
+def run_case(hr: float, qt: float, pr: float, seed: int) -> tuple[float | None, bool, bool]:
+    """(measured PR or None, first-degree AV block called present, atrial flutter called present)."""
     from experts.core.types import PatientContext, Source
     from experts.ecg.io.load import normalise
     from experts.ecg.pipeline import AnalysisConfig, analyze_record
@@ -41,7 +41,8 @@ def run_case(hr: float, qt: float, pr: float, seed: int) -> tuple[float | None, 
     got = an.measurements.items if an.measurements else {}
     pr_meas = got["pr_interval"].value if "pr_interval" in got else None
     called = any(st.id.endswith(".first_degree_av_block") and st.status == "present" for st in an.statements)
-    return pr_meas, called
+    flutter = any(st.id.endswith(".atrial_flutter") and st.status == "present" for st in an.statements)
+    return pr_meas, called, flutter
 
 
 def main() -> None:
@@ -58,11 +59,11 @@ def main() -> None:
         cells = []
         for qt in (360, 400, 440, 480):
             res = [run_case(hr, qt, 160.0, s) for s in seeds]
-            calls = sum(c for _, c in res)
+            calls = sum(c for _, c, _ in res)
             separable = 60000.0 / hr - qt - 160.0 >= 0
             fp[separable][0] += calls
             fp[separable][1] += len(res)
-            measured = sum(p is not None for p, _ in res)
+            measured = sum(p is not None for p, _, _ in res)
             cells.append(f"{calls}/{len(res)} ({measured}/{len(res) - measured}){'' if separable else '*'}")
         print(f"{hr:5d} " + "".join(f"{c:>16s}" for c in cells))
     print(f"  separable TP gap: {fp[True][0]}/{fp[True][1]} false calls; P on T (*): {fp[False][0]}/{fp[False][1]}")
@@ -70,20 +71,23 @@ def main() -> None:
     print("\nsensitivity, true PR 220-300 ms, QT = 420 ms x RR^(1/3)")
     tp = {True: [0, 0], False: [0, 0]}
     errs = []
+    flutter = 0  # session 2b false positive: long-PR sinus P and T waves looked periodic like flutter waves
     for hr in (50, 60, 70, 80, 90, 100):
         rr = 60.0 / hr
         qt = 420.0 * rr ** (1.0 / 3.0)
         row = []
         for pr in (220.0, 240.0, 260.0, 300.0):
             res = [run_case(hr, qt, pr, s) for s in seeds]
-            calls = sum(c for _, c in res)
+            calls = sum(c for _, c, _ in res)
             separable = rr * 1000.0 - qt - pr >= 0
             tp[separable][0] += calls
             tp[separable][1] += len(res)
-            errs += [p - pr for p, _ in res if p is not None]
+            errs += [p - pr for p, _, _ in res if p is not None]
+            flutter += sum(f for _, _, f in res)
             row.append(f"{calls}/{len(res)}{'' if separable else '*'}")
         print(f"  HR {hr:3d} QT {qt:3.0f}: " + "  ".join(f"PR {int(p)} {c}" for p, c in zip((220, 240, 260, 300), row)))
     print(f"  separable TP gap: {tp[True][0]}/{tp[True][1]} called; P on T (*): {tp[False][0]}/{tp[False][1]}")
+    print(f"  atrial flutter (false) called on {flutter}/{tp[True][1] + tp[False][1]} of these sinus records")
     if errs:
         import numpy as np
 

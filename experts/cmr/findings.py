@@ -110,3 +110,17 @@ def statements(
                 )
             )
     return out
+
+
+def rv_statements_indeterminate(statements: list[Statement], why: str) -> list[Statement]:
+    """RV findings become `indeterminate` when the RV segmentation is
+    implausible (plausibility.py): a statement whose criteria use an RV
+    measurement (name starting with `rv`) cannot be present or absent on
+    volumes we do not trust. Other statements are returned unchanged."""
+    out = []
+    for st in statements:
+        if any(c.measurement_id.rsplit(".", 1)[-1].startswith("rv") for c in st.criteria):
+            expl = ((st.explanation or "") + " Indeterminate: " + why + ".").strip()
+            st = st.model_copy(update={"status": "indeterminate", "explanation": expl})
+        out.append(st)
+    return out

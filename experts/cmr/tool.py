@@ -188,6 +188,17 @@ class CMRTool(ExpertTool):
             if embedded and "lv_mass" in by_name:
                 warnings.append("LV mass: " + MASS_OVERESTIMATED_NOTE)
                 by_name.update(_mass_known_high(by_name))
+            from experts.cmr.findings import rv_statements_indeterminate
+            from experts.cmr.plausibility import rv_checks
+
+            rv_problems = rv_checks(fn, labels)
+            if rv_problems:
+                warnings.extend(rv_problems)
+                reasons.extend(rv_problems)
+                if verdict == "usable":
+                    verdict = "limited"
+                by_name.update(_rv_limited(by_name))
+                statements = rv_statements_indeterminate(statements, "; ".join(rv_problems))
             measurements = list(by_name.values())
         else:
             warnings.append("no volumes reported: " + "; ".join(fn.problems + [p.message for p in stack.problems if p.severity == "non_diagnostic"]))
@@ -365,6 +376,13 @@ def _supplied_label_stack(stack: CineStack) -> tuple[CineStack, np.ndarray]:
         stack, images=stack.images[[ed, es]], trigger_times_ms=trig, ed_phase_hint=0, es_phase_hint=1, dicom_frames=None, original_phases=[ed, es]
     )
     return sub, labels
+
+
+def _rv_limited(by_name: dict[str, Measurement]) -> dict[str, Measurement]:
+    """RV measurements from a segmentation that failed the plausibility
+    check (plausibility.py): quality `limited`; value, range and flag stay
+    visible so the reader sees what was measured."""
+    return {n: m.model_copy(update={"quality": "limited"}) for n, m in by_name.items() if n.startswith("rv")}
 
 
 def _mass_known_high(by_name: dict[str, Measurement]) -> dict[str, Measurement]:

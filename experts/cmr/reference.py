@@ -18,7 +18,10 @@ publication, year and the part of it that states the value.
   HFmrEF 41-49 %, HFpEF >= 50 %.
 No verified sex-specific ranges are carried for EDV/ESV (absolute or
 indexed) or RV parameters; those measurements are reported without a
-range or flag rather than with an unchecked one.
+range or flag rather than with an unchecked one. Session 3 (README)
+looked again: those figures are in Petersen 2017 Tables 2-5 and Kawel-Boehm
+et al. JCMR 2020;22:87, which we could not read, and the secondary
+transcriptions we found disagree, so they are still left out.
 """
 
 from __future__ import annotations

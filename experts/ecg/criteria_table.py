@@ -376,8 +376,18 @@ Q_GROUPS = {
 }
 
 
+# Part VI, "Anatomically contiguous leads": neighbours in the Cabrera order aVL, I, −aVR, II, aVF, III and V1…V6
+ST_DEPRESSION_GROUPS = {
+    "lateral": ("aVL", "I"),
+    "inferior": ("II", "aVF", "III"),
+    "anterior": ("V1", "V2", "V3", "V4", "V5", "V6"),
+}
+ALL_12 = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+
+
 def ischaemia_rules() -> list[TerritoryRule]:
     ste_v23 = {"male_under_40": 0.25, "male_40_plus": 0.20, "female": 0.15}
+    std_v23 = {"V2": {"any": -0.05}, "V3": {"any": -0.05}}
     return [
         TerritoryRule(
             key="st_elevation", label="ST elevation meeting the Universal Definition amplitude criteria", category="ischaemia",
@@ -390,14 +400,24 @@ def ischaemia_rules() -> list[TerritoryRule]:
             explanation="J-point ST elevation in two contiguous leads. Whether it is new needs a prior ECG; the criterion does not apply with LBBB or LVH.",
         ),
         TerritoryRule(
-            key="st_depression", label="ST depression meeting the Universal Definition amplitude criteria", category="ischaemia",
-            groups=UDMI_GROUPS,
+            key="st_depression", label="ST depression meeting the AHA/ACCF/HRS and Universal Definition criteria", category="ischaemia",
+            groups=ST_DEPRESSION_GROUPS,
             lead_conds=(
-                LeadCond("st_j_{lead}", "<=", {"any": -0.05}, "mV", REFS["st_depression"], "≥0.5 mm at the J point"),
-                LeadCond("st_j60_{lead}", "<=", {"any": -0.05}, "mV", None, "still ≥0.5 mm at J+60 ms (horizontal or downsloping); " + OPERATIONAL),
+                LeadCond("st_j_{lead}", "<=", {"any": -0.1}, "mV", REFS["st_depression_thresholds"],
+                         "ST depression ≥0.1 mV at the J point (V2–V3: ≥0.05 mV)", by_lead=std_v23),
+                LeadCond("st_j60_{lead}", "<=", {"any": -0.1}, "mV", None,
+                         "still at or below the lead's threshold at J+60 ms (horizontal or downsloping); " + OPERATIONAL, by_lead=std_v23),
             ),
-            excludes=("lbbb", "lvh_voltage"),
-            explanation="Horizontal or downsloping ST depression in two contiguous leads (new or not needs a prior ECG).",
+            contiguous=True,
+            excludes=("lvh_voltage",),
+            secondary_to=(
+                ("rbbb", ("V1", "V2", "V3"), "right bundle branch block"),
+                ("lbbb", ALL_12, "left bundle branch block"),
+                ("ventricular_paced_rhythm", ALL_12, "ventricular pacing"),
+            ),
+            explanation="Horizontal or downsloping ST depression in two anatomically contiguous leads (new or not needs a prior ECG). "
+            "With bundle-branch block or pacing, ST-T changes in the leads the conduction defect affects are secondary and are not "
+            "counted.",
         ),
         TerritoryRule(
             key="pathological_q_waves", label="Pathological Q waves (prior infarction pattern)", category="ischaemia",

@@ -15,6 +15,7 @@ AHA_PART1 = "AHA/ACCF/HRS Recommendations for the Standardization and Interpreta
 AHA_PART3 = "AHA/ACCF/HRS Recommendations for the Standardization and Interpretation of the ECG, Part III: Intraventricular Conduction Disturbances (Surawicz et al.)"
 AHA_PART4 = "AHA/ACCF/HRS Recommendations for the Standardization and Interpretation of the ECG, Part IV: The ST Segment, T and U Waves, and the QT Interval (Rautaharju et al.)"
 AHA_PART5 = "AHA/ACCF/HRS Recommendations for the Standardization and Interpretation of the ECG, Part V: ECG Changes Associated With Cardiac Chamber Hypertrophy (Hancock et al.)"
+AHA_PART6 = "AHA/ACCF/HRS Recommendations for the Standardization and Interpretation of the ECG, Part VI: Acute Ischemia/Infarction (Wagner et al.)"
 UDMI_2018 = "Fourth Universal Definition of Myocardial Infarction (ESC/ACC/AHA/WHF, Thygesen et al.)"
 ESC_AF_2024 = "2024 ESC Guidelines for the management of atrial fibrillation (Van Gelder et al.)"
 VA_2017 = "2017 AHA/ACC/HRS Guideline for Management of Patients With Ventricular Arrhythmias and the Prevention of Sudden Cardiac Death"
@@ -41,6 +42,12 @@ REFS: dict[str, GuidelineRef] = {
     "atrial_flutter": GuidelineRef(guideline=SVT_2015, year=2015, section="Relevant terms and definitions (atrial flutter: macroreentrant atrial tachycardia)"),
     "st_elevation": GuidelineRef(guideline=UDMI_2018, year=2018, section="ECG manifestations of acute myocardial ischaemia (ST elevation)"),
     "st_depression": GuidelineRef(guideline=UDMI_2018, year=2018, section="ECG manifestations of acute myocardial ischaemia (ST depression)"),
+    "st_depression_thresholds": GuidelineRef(guideline=AHA_PART6, year=2009, section="Threshold values for ST-segment changes (ST depression: ≥0.05 mV in V2–V3, ≥0.1 mV in all other leads, at the J point, in two anatomically contiguous leads)"),
+    "st_t_secondary": GuidelineRef(guideline=AHA_PART4, year=2009, section="ST segment and T wave (secondary ST-T changes of bundle-branch block, pacing, preexcitation, hypertrophy)"),
+    "heart_rate": GuidelineRef(guideline=BRADY_2018, year=2018, section="Sinus node dysfunction: definitions (sinus bradycardia <50 bpm; 50–60 bpm frequent in healthy people); upper limit 100 bpm = sinus tachycardia, 2015 ACC/AHA/HRS SVT guideline"),
+    "pr_short": GuidelineRef(guideline=AHA_PART3, year=2009, section="Ventricular preexcitation (short PR <120 ms); upper limit: first-degree AV block PR >200 ms, 2018 ACC/AHA/HRS bradycardia guideline"),
+    "qrs_axis": GuidelineRef(guideline=AHA_PART3, year=2009, section="Frontal plane QRS axis (normal adult axis −30° to +90°)"),
+    "p_duration": GuidelineRef(guideline=AHA_PART5, year=2009, section="Left atrial abnormality (P wave ≥120 ms in lead II)"),
     "q_waves": GuidelineRef(guideline=UDMI_2018, year=2018, section="ECG changes associated with prior myocardial infarction"),
     "af": GuidelineRef(guideline=ESC_AF_2024, year=2024, section="Diagnostic criteria for AF (irregularly irregular RR intervals, no distinct repeating P waves)"),
     "lad": GuidelineRef(guideline=MINNESOTA, year=2010, section="Code 2-1: left axis deviation (QRS axis −30° through −90°)"),

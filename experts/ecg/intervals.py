@@ -46,6 +46,12 @@ def qtc_reference(sex: str | None) -> ReferenceRange:
     return ReferenceRange(low=390.0, high=high, unit="ms", population=pop, source=REFS["qtc"])
 
 
+def heart_rate_reference() -> ReferenceRange:
+    """Adult resting rate 50–100/min: the same limits as the sinus bradycardia (< 50, 2018 ACC/AHA/HRS) and sinus
+    tachycardia (> 100, 2015 ACC/AHA/HRS) rules, so the flag and the rhythm statement never disagree."""
+    return ReferenceRange(low=50.0, high=100.0, unit="/min", population="adults at rest", source=REFS["heart_rate"])
+
+
 QT_GLOBAL_MIN_LEADS = 8  # the independent leads of a standard 12-lead ECG (I, II, V1–V6)
 
 
@@ -69,9 +75,12 @@ def add_global_measurements(
            reference_range=ReferenceRange(high=110.0, unit="ms", population="adults", source=REFS["ivcd"]))
     if fid.p_on is not None and report_pr:
         ms.add("pr_interval", "PR interval", to_ms(fid.p_on, fid.qrs_on), "ms", method_g, leads=glob, span_s=span, location=where,
-               reference_range=ReferenceRange(high=200.0, unit="ms", population="adults", source=REFS["first_degree_avb"]))
+               reference_range=ReferenceRange(low=120.0, high=200.0, unit="ms", population="adults", source=REFS["pr_short"]))
         if fid.p_off is not None:
-            ms.add("p_duration", "P-wave duration", to_ms(fid.p_on, fid.p_off), "ms", method_g, leads=glob, span_s=span, location=where)
+            # the cited limit (P ≥ 120 ms, left atrial abnormality) is for lead II; a global P duration across leads runs longer
+            ms.add("p_duration", "P-wave duration", to_ms(fid.p_on, fid.p_off), "ms", method_g, leads=glob, span_s=span, location=where,
+                   reference_range=ReferenceRange(high=120.0, unit="ms", population="adults (limit stated for lead II; this is the global P)",
+                                                  source=REFS["p_duration"]))
     if fid.t_end is not None and report_qt:
         qt = to_ms(fid.qrs_on, fid.t_end)
         ms.add("qt_interval", "QT interval", qt, "ms", method_g, leads=glob, span_s=span, location=where)
@@ -89,7 +98,10 @@ def add_global_measurements(
     if "I" in waves and "aVF" in waves:
         wi, wf = waves["I"], waves["aVF"]
         method_a = "frontal-plane axis from the net areas in leads I and aVF of the median beat (hexaxial, Einthoven triangle)"
-        ms.add("qrs_axis", "QRS axis", frontal_axis(wi.qrs_area, wf.qrs_area), "deg", method_a, leads=["I", "aVF"], span_s=span, location=where)
+        ax = ms.add("qrs_axis", "QRS axis", frontal_axis(wi.qrs_area, wf.qrs_area), "deg", method_a, leads=["I", "aVF"], span_s=span,
+                    location=where, reference_range=ReferenceRange(low=-30.0, high=90.0, unit="deg", population="adults", source=REFS["qrs_axis"]))
+        if ax is not None and (ax.value < -90.0 or ax.value > 180.0):
+            ax.flag = "abnormal"  # −90…−180°: extreme (northwest) axis, neither plain "low" nor "high"
         if wi.p_area is not None and wf.p_area is not None and abs(wi.p_area) + abs(wf.p_area) > 0.5:
             ms.add("p_axis", "P axis", frontal_axis(wi.p_area, wf.p_area), "deg", method_a, leads=["I", "aVF"], span_s=span, location=where)
         if wi.t_area is not None and wf.t_area is not None and abs(wi.t_area) + abs(wf.t_area) > 1.0:

@@ -27,7 +27,7 @@ from experts.ecg.classify import BeatLabels, classify_beats
 from experts.ecg.episodes import AF_IRREGULARITY, AF_MAX_P_FRACTION, WINDOW_BEATS, RhythmEpisodes, find_episodes
 from experts.ecg.criteria_table import build_rules
 from experts.ecg.delineate import Fiducials, delineate
-from experts.ecg.intervals import QT_GLOBAL_MIN_LEADS, add_global_measurements, add_lead_measurements
+from experts.ecg.intervals import QT_GLOBAL_MIN_LEADS, add_global_measurements, add_lead_measurements, heart_rate_reference
 from experts.ecg.median_beat import MedianBeat, build_median_beat
 from experts.ecg.waves import LeadWaves, measure_all
 from experts.ecg.measure import MeasurementSet
@@ -175,7 +175,7 @@ def _rhythm_measurements(an: Analysis, ms: MeasurementSet) -> None:
     span = rr.span_s
     where = f"{rr.n_beats} beats"
     ms.add("heart_rate", "Heart rate (ventricular)", rr.heart_rate, "/min",
-           f"60000 / mean RR; R-peaks by {beats.method}", leads=leads, span_s=span, location=where)
+           f"60000 / mean RR; R-peaks by {beats.method}", leads=leads, span_s=span, location=where, reference_range=heart_rate_reference())
     ms.add("rr_mean", "Mean RR interval", rr.rr_mean_ms, "ms", "mean of successive R-R intervals", leads=leads, span_s=span, location=where)
     ms.add("rr_sdnn", "RR interval standard deviation (SDNN)", rr.rr_sdnn_ms, "ms", "sample SD of R-R intervals (all beats)",
            leads=leads, span_s=span, location=where)

@@ -86,6 +86,13 @@ class TerritoryRule:
     excludes: tuple[str, ...] = ()
     explanation: str = ""
     snomed_key: str | None = None
+    # the `min_leads` leads must be neighbours in the group's order (Cabrera order for the limb leads,
+    # V1…V6 for the chest leads), not just any two leads of the group
+    contiguous: bool = False
+    # (statement key, leads, why): when that statement is present, a finding in those leads follows from the
+    # abnormal depolarisation (secondary ST-T change) and does not count; if the group met the rule only with
+    # such leads, the statement is `indeterminate` with that reason instead of `present`
+    secondary_to: tuple[tuple[str, tuple[str, ...], str], ...] = ()
 
 
 def _conservative(op: Operator, values: list[float]) -> float:
@@ -139,9 +146,10 @@ def evaluate(
         if any(r in present for r in rule.excludes):
             continue
         if isinstance(rule, TerritoryRule):
-            for st in _evaluate_territory(rule, measurements, patient, study_id, source):
-                present.add(st.id.split(".", 1)[1])
-                present.add(rule.key)
+            for st in _evaluate_territory(rule, measurements, patient, study_id, source, present):
+                if st.status == "present":
+                    present.add(st.id.split(".", 1)[1])
+                    present.add(rule.key)
                 out.statements.append(st)
             continue
         if any(r not in present for r in rule.requires):
@@ -204,12 +212,29 @@ def evaluate(
     return out
 
 
+def _longest_run(leads: tuple[str, ...], met: set[str]) -> int:
+    """Most met leads that are neighbours in the group's order."""
+    best = run = 0
+    for lead in leads:
+        run = run + 1 if lead in met else 0
+        best = max(best, run)
+    return best
+
+
 def _evaluate_territory(
-    rule: TerritoryRule, measurements: dict[str, Measurement], patient: PatientContext, study_id: str, source: Source
+    rule: TerritoryRule, measurements: dict[str, Measurement], patient: PatientContext, study_id: str, source: Source,
+    present: set[str] | None = None,
 ) -> list[Statement]:
     out: list[Statement] = []
+    present = present or set()
+    secondary: dict[str, str] = {}  # lead -> why its ST-T change is secondary
+    for key, sec_leads, why in rule.secondary_to:
+        if key in present:
+            for lead in sec_leads:
+                secondary.setdefault(lead, why)
     for group, leads in rule.groups.items():
         criteria: list[Criterion] = []
+        lead_criteria: dict[str, list[Criterion]] = {}
         notes: set[str] = set()
         met_leads: list[str] = []
         for lead in leads:
@@ -227,8 +252,39 @@ def _evaluate_territory(
                     notes.add(note)
             if all(c.met for c in lead_crit):
                 met_leads.append(lead)
-                criteria.extend(lead_crit)
-        if len(met_leads) >= rule.min_leads:
+                lead_criteria[lead] = lead_crit
+
+        def enough(ls: list[str]) -> bool:
+            if rule.contiguous:
+                return _longest_run(leads, set(ls)) >= rule.min_leads
+            return len(ls) >= rule.min_leads
+
+        primary = [lead for lead in met_leads if lead not in secondary]
+        excluded = [lead for lead in met_leads if lead in secondary]
+        if excluded:
+            whys = sorted({secondary[lead] for lead in excluded})
+            notes.add(f"{', '.join(excluded)} not counted: ST-T change there is secondary to {' and '.join(whys)} "
+                      "(AHA/ACCF/HRS 2009 Part IV, secondary vs primary ST-T changes; Part VI, ischaemia with conduction disturbances)")
+        if secondary and not enough(primary) and enough(met_leads):
+            for lead in met_leads:
+                criteria.extend(lead_criteria[lead])
+            out.append(
+                Statement(
+                    id=f"{study_id}.{rule.key}_{group}",
+                    label=f"{rule.label}, {group.replace('_', ' ')} leads ({', '.join(met_leads)}): secondary ST-T change, not assessable for ischaemia",
+                    code=snomed(rule.snomed_key or rule.key),
+                    status="indeterminate",
+                    category=rule.category,
+                    criteria=criteria,
+                    explanation=(rule.explanation + " (" + "; ".join(sorted(notes)) + ")"),
+                    source=source,
+                )
+            )
+            continue
+        met_leads = primary
+        for lead in met_leads:
+            criteria.extend(lead_criteria[lead])
+        if enough(met_leads):
             out.append(
                 Statement(
                     id=f"{study_id}.{rule.key}_{group}",

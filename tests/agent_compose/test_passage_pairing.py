@@ -110,6 +110,7 @@ def _need(*paths: Path) -> None:
         pytest.skip(f"shared data absent: {', '.join(missing)}")
 
 
+@pytest.mark.slow  # a full analyze subprocess (30-60 s on 2 cores); the PTB+CMR case below runs by default
 def test_mitdb_106_pac_gets_no_pvc_passage(tmp_path):
     rec = SHARED / "ecg/mitdb/106"
     _need(rec.with_suffix(".hea"), rec.with_suffix(".dat"), rec.with_suffix(".atr"))
@@ -120,6 +121,7 @@ def test_mitdb_106_pac_gets_no_pvc_passage(tmp_path):
     assert {g["id"] for g in r["guidelines"]} == _cited(r)
 
 
+@pytest.mark.slow  # a full analyze subprocess (30-60 s on 2 cores); the PTB+CMR case below runs by default
 def test_cinc2017_a00004_af_gets_no_hcm_amyloid_passage(tmp_path):
     rec = SHARED / "ecg/cinc2017/A00004"
     _need(rec.with_suffix(".hea"), rec.with_suffix(".mat"))

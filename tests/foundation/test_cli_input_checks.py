@@ -100,6 +100,7 @@ def test_every_study_failing_in_its_tool_is_not_exit_0(tmp_path):
     assert (tmp_path / "o" / "report.json").exists()  # the report, listing why, is kept
 
 
+@pytest.mark.slow  # a full analyze subprocess with a fresh index (~40 s on 2 cores)
 def test_sr_without_dicom_input_notes_it_on_stderr(tmp_path):
     r = run_cli(tmp_path, "analyze", REPO / "examples" / "ecg" / "ludb-1", "--formats", "json,sr", "--out", tmp_path / "o", "--quiet")
     assert r.returncode == EXIT_OK, r.stderr

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from agent.case import InputProblem
+from agent.case import ClinicalContext, InputProblem
 from agent.render.provenance import OPERATOR_SIGNS
 from agent.report import ImpressionItem, ModalitySection, ToolCallRecord
 from agent.synthesis import COMBINATION_ONLY, synthesize
@@ -112,6 +112,77 @@ INCOMPLETE = re.compile(r"\bincomplete\b", re.I)
 PREMISE_CONCEPTS = frozenset({"atrial_fibrillation", "atrial_flutter", "pre_excitation", "ventricular_arrhythmia", "av_block", "pause"})
 
 
+# How a class of recommendation reads: "Indication for pacing …, class III"
+# must not read as an indication when the statement says "not recommended".
+DIRECTION = {"I": "recommended", "IIa": "should be considered", "IIb": "may be considered", "III": "not recommended"}
+QUOTE_WORDS = 24
+CLAUSE_END = re.compile(r",\s|;\s|\s—\s|\s\(")
+# A passage premised on the heart-failure syndrome: therapy (any class of
+# recommendation) for HFrEF/HFmrEF/HFpEF. Heart failure is a clinical
+# diagnosis the tools cannot make; an LVEF is not one.
+HF_PREMISE = "heart_failure"
+
+
+def direction(p: GuidelinePassage) -> str:
+    """'not recommended' for a class III passage, '' when it has no class."""
+    return DIRECTION.get((p.recommendation_class or "").strip(), "")
+
+
+def condition_quote(p: GuidelinePassage, max_words: int = QUOTE_WORDS) -> str:
+    """The passage's first sentence in its own words (the corpus is ours),
+    cut at a clause boundary when longer than `max_words`."""
+    from agent.verifier import split_sentences
+
+    first = (split_sentences(p.text) or [""])[0].strip().rstrip(".")
+    words = first.split()
+    if len(words) <= max_words:
+        return first
+    cuts = [m.start() for m in CLAUSE_END.finditer(first) if 6 <= len(first[: m.start()].split()) <= max_words]
+    head = first[: cuts[-1]] if cuts else " ".join(words[:max_words])
+    return head.rstrip(" ,;") + " …"
+
+
+def _first_clause(quote: str) -> str:
+    m = CLAUSE_END.search(quote)
+    return quote[: m.start()].rstrip(" ,;") + " …" if m and len(quote[: m.start()].split()) >= 4 else ""
+
+
+def guideline_lines(label: str, p: GuidelinePassage) -> list[str]:
+    """Candidate impression lines for a guideline passage given as context for
+    a finding, most informative first. A passage with a class of
+    recommendation states its direction plainly ('not recommended: …') and
+    the statement's own condition, quoted; the next candidates quote less
+    (the verifier removes a quote naming a diagnosis the case lacks or a
+    number it cannot trace), the last names only the direction and the
+    section title."""
+    plain = f"Guideline context for {label}: {p.citation()}."
+    how = direction(p)
+    if not how:
+        return [plain]
+    out = []
+    quote = condition_quote(p)
+    for q in dict.fromkeys(x for x in (quote, _first_clause(quote)) if x):
+        out.append(f"Guideline context for {label} — {how}: “{q}” ({p.citation()}).")
+    out.append(f"Guideline context for {label} — {how} ({p.citation()}).")
+    return out
+
+
+def _hf_established(case_concepts: set[str] | None, context: ClinicalContext | None) -> bool:
+    """A present finding names heart failure, or the supplied indication or
+    notes state it (a sentence naming it without a negation)."""
+    from agent.verifier import NEGATION, concepts_in, split_sentences
+
+    if case_concepts and HF_PREMISE in case_concepts:
+        return True
+    if context is None:
+        return False
+    for text in (context.indication, context.notes):
+        for sentence in split_sentences(text or ""):
+            if HF_PREMISE in concepts_in(sentence) and not NEGATION.search(sentence):
+                return True
+    return False
+
+
 def _specific(text: str) -> set[str]:
     return {k for k, pat in SPECIFIC_CONCEPTS.items() if pat.search(text)}
 
@@ -192,6 +263,7 @@ def relevant_passages(
     case_concepts: set[str] | None = None,
     modality: Modality | None = None,
     case_measurements: set[str] | None = None,
+    hf_established: bool | None = None,
 ) -> list[GuidelinePassage]:
     """Keep passages that speak of the finding itself.
 
@@ -218,6 +290,13 @@ def relevant_passages(
     passage premised on a value the case did not measure (a reduced LVEF in
     an ECG-only case). `case_concepts` then also holds the condition keys of
     `PREMISE_CONDITIONS` and `ST_POLARITY` that the present findings name.
+
+    With `hf_established=False` (no present finding names heart failure and
+    the supplied context does not state it), an imaging finding (an LVEF
+    grade, a dilated LV) does not take a passage with a class of
+    recommendation premised on heart failure (SGLT2 inhibitors in HFmrEF): a
+    reduced LVEF is not the clinical syndrome. Definitions and LVEF grading
+    passages (no class) remain.
     """
     from agent.verifier import concepts_in, statement_concepts
 
@@ -245,6 +324,14 @@ def relevant_passages(
             continue
         if _other_technique(p, modality):
             continue
+        if (
+            hf_established is False
+            and modality in IMAGING_TOPICS
+            and p.recommendation_class
+            and HF_PREMISE in have
+            and HF_PREMISE not in wanted
+        ):
+            continue
         if case_concepts is not None and (have & PREMISE_CONCEPTS) - case_concepts - wanted:
             continue
         if wanted and wanted <= have:
@@ -261,13 +348,15 @@ def compose(
     problems: list[InputProblem],
     failed_calls: list[ToolCallRecord],
     unavailable: list[str],
+    context: ClinicalContext | None = None,
 ) -> Draft:
     """Build narrative, impression and limitations from structured results.
 
     `passages_for` maps a statement or measurement id to the guideline
-    passages retrieved for it.
+    passages retrieved for it. `context` (indication, notes) may establish a
+    heart-failure diagnosis the tools cannot make.
     """
-    from agent.verifier import statement_concepts
+    from agent.verifier import CaseEvidence, check_sentence, split_sentences, statement_concepts
 
     draft = Draft()
     measurements = {m.id: m for s in sections for m in s.measurements}
@@ -289,6 +378,11 @@ def compose(
         own_text = st.label + " " + (st.code.display if st.code else "")
         case_concepts |= _named(PREMISE_CONDITIONS, own_text) | _named(ST_POLARITY, own_text)
     case_measurements = {m.name for s in sections if s.quality.verdict != "non_diagnostic" for m in s.measurements}
+    hf = _hf_established(case_concepts, context)
+    # the verifier's own check picks the most informative guideline line that passes it
+    evidence = CaseEvidence.build(
+        [m for s in sections for m in s.measurements], [st for s in sections for st in s.statements], pool, supplied
+    )
 
     for section in sections:
         head = f"{section.modality.display} ({section.study_id}): quality {section.quality.verdict.replace('_', '-')}."
@@ -306,14 +400,18 @@ def compose(
                 ImpressionItem(text=text, statement_ids=[st.id], measurement_ids=ids, kind="finding")
             )
             shown: set[str] = set()
-            for p in relevant_passages(st, passages_for.get(st.id, []), case_concepts, section.modality, case_measurements):
+            for p in relevant_passages(st, passages_for.get(st.id, []), case_concepts, section.modality, case_measurements, hf):
                 if p.id in reserved or p.id.startswith(suppressed.get(st.id, ())) or p.id in shown:
                     continue  # a synthesis rule cites it, or explains why it does not apply
                 if p.id in shared and not _single_study(p, section.modality):
                     continue
                 shown.add(p.id)
                 if p.collection == "guidelines":
-                    text = f"Guideline context for {st.label}: {p.citation()}."
+                    cited = {"S": [st.id], "G": [p.id]}
+                    lines = guideline_lines(st.label, p)
+                    text = next(
+                        (t for t in lines if all(check_sentence(x, evidence, cited).ok for x in split_sentences(t))), lines[-1]
+                    )
                 else:
                     text = f"Local document on {st.label} (supplied by the user, quoted as data): {p.source_file or p.id}."
                 draft.impression.append(

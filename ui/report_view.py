@@ -25,6 +25,7 @@ from agent.render.provenance import (
     evidence_text,
     grounding_view,
     measurement_row,
+    section_source,
     no_impression_text,
     provenance_view,
     strip_citations,
@@ -136,10 +137,11 @@ def _reference_cell(m: Measurement) -> str:
     return f"<td class='ca-ref'><span class='ca-nowrap'>{e(bounds)}</span>{pop}{cite}</td>"
 
 
-def measurement_rows(ms: list[Measurement], *, with_anchor: bool = True, section_quality: str | None = None) -> str:
+def measurement_rows(ms: list[Measurement], *, with_anchor: bool = True, section_quality: str | None = None, series: str | dict[str, str] = "") -> str:
+    """`series`: the series source of the measurements' study, or one per study id."""
     rows = []
     for m in ms:
-        r = measurement_row(m)
+        r = measurement_row(m, series.get(m.id.split(".", 1)[0], "") if isinstance(series, dict) else series)
         ident = f" id='{anchor('m', r.id)}'" if with_anchor else ""
         code = f" <span class='ca-code' title='{e(r.code_display)}'>{e(r.code_text)}</span>" if r.code else ""
         # a value's quality is shown when it differs from its study's (which the section header shows)
@@ -153,15 +155,17 @@ def measurement_rows(ms: list[Measurement], *, with_anchor: bool = True, section
     return "".join(rows)
 
 
-def measurement_table(ms: list[Measurement], *, with_anchor: bool = True, css: str = "ca-mtable", section_quality: str | None = None) -> str:
+def measurement_table(
+    ms: list[Measurement], *, with_anchor: bool = True, css: str = "ca-mtable", section_quality: str | None = None, series: str | dict[str, str] = ""
+) -> str:
     if not ms:
         return ""
-    rows = measurement_rows(ms, with_anchor=with_anchor, section_quality=section_quality)
+    rows = measurement_rows(ms, with_anchor=with_anchor, section_quality=section_quality, series=series)
     return (f"<table class='{css}'><thead><tr><th>Measurement</th><th>Value</th><th>Flag</th><th>Reference</th>"
             f"<th>Evidence · method · source</th></tr></thead><tbody>{rows}</tbody></table>")  # fmt: skip
 
 
-def per_lead_matrix(ms: list[Measurement]) -> str:
+def per_lead_matrix(ms: list[Measurement], series: str = "") -> str:
     """Per-lead values as a lead × quantity matrix (how ECG readers scan them)."""
     by_quantity: "OrderedDict[str, dict[str, Measurement]]" = OrderedDict()
     labels: dict[str, str] = {}
@@ -175,7 +179,7 @@ def per_lead_matrix(ms: list[Measurement]) -> str:
         by_quantity.setdefault(base, {})[lead] = m
         labels.setdefault(base, m.label[: -len(lead)].strip() if m.label.endswith(lead) else m.label)
     if not by_quantity:
-        return measurement_table(leftovers, with_anchor=True)
+        return measurement_table(leftovers, with_anchor=True, series=series)
     leads = sorted({lead for d in by_quantity.values() for lead in d}, key=lambda x: (LEAD_ORDER.index(x) if x in LEAD_ORDER else 99, x))
     head = "".join(f"<th title='{e(labels[q])}'>{e(labels[q])}<div class='ca-unit'>{e(next(iter(by_quantity[q].values())).unit)}</div></th>"
                    for q in by_quantity)  # fmt: skip
@@ -194,7 +198,7 @@ def per_lead_matrix(ms: list[Measurement]) -> str:
     source = f"{first.source.tool} {first.source.version}; {first.evidence.location or ''}".strip("; ")
     table = (f"<div class='ca-scroll'><table class='ca-matrix'><thead><tr><th>Lead</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
              f"<div class='ca-src'>Per-lead values from {e(first.evidence.file)} ({e(source)}). Hover a cell for its evidence.</div>")  # fmt: skip
-    return table + measurement_table(leftovers)
+    return table + measurement_table(leftovers, series=series)
 
 
 # --- statements, impression ----------------------------------------------------
@@ -254,7 +258,8 @@ def impression_item(item: ImpressionItem, report: Report, by_id: dict[str, Measu
         verdicts = {s.study_id: s.quality.verdict for s in report.sections}
         study_quality = verdicts.get(cited_m[0].id.split(".", 1)[0])
         parts.append("<div class='ca-evh'>Measurements</div>"
-                     + measurement_table(cited_m, with_anchor=False, css="ca-mtable ca-compact", section_quality=study_quality))  # fmt: skip
+                     + measurement_table(cited_m, with_anchor=False, css="ca-mtable ca-compact", section_quality=study_quality,
+                                         series={s.study_id: section_source(s, report).series for s in report.sections}))  # fmt: skip
     for pid in item.passage_ids:
         p = passages.get(pid)
         if p is None:
@@ -341,12 +346,15 @@ def render_panel(report: Report, downloads_note: str = "") -> str:
         key, detail = split_measurements(s)
         q = s.quality
         reasons = f" — {e('; '.join(q.reasons))}" if q.reasons else ""
+        src = section_source(s, report)
+        all_files = (f"<details class='ca-files'><summary>All {len(src.files.files)} files</summary>{e(', '.join(src.files.files))}</details>"
+                     if src.files.folded else "")  # fmt: skip
         a(f"<section class='ca-section' id='{anchor('study', s.study_id)}'><h3 class='ca-h'>{e(s.modality.display)} <span class='ca-muted'>{e(s.study_id)}</span>"
           f" <span class='ca-q ca-q-{q.verdict}'>{e(q.verdict.replace('_', '-'))}</span></h3>"
-          f"<div class='ca-muted ca-meta'>Files: {e(', '.join(s.files))} · {e(s.tool)} {e(s.tool_version)}{reasons}</div>")  # fmt: skip
+          f"<div class='ca-muted ca-meta'>{e(src.text)} · {e(s.tool)} {e(s.tool_version)}{reasons}{all_files}</div>")  # fmt: skip
         a(statements_table(s, by_id))
         if key:
-            a(f"<div class='ca-evh'>Key measurements ({len(key)})</div>" + measurement_table(key, section_quality=q.verdict))
+            a(f"<div class='ca-evh'>Key measurements ({len(key)})</div>" + measurement_table(key, section_quality=q.verdict, series=src.series))
         for i, art in enumerate(x for x in s.artifacts if x.media_type == "image/png"):
             src = image_data_uri(art.path)
             fid = anchor("f", f"{s.study_id}-{i}")
@@ -360,7 +368,7 @@ def render_panel(report: Report, downloads_note: str = "") -> str:
         if others:
             a("<div class='ca-muted'>Other outputs: " + ", ".join(f"{e(x.title)} ({e(Path(x.path).name)})" for x in others) + "</div>")
         if detail:
-            a(f"<details class='ca-block'><summary>Per-lead and detailed measurements ({len(detail)})</summary>{per_lead_matrix(detail)}</details>")
+            a(f"<details class='ca-block'><summary>Per-lead and detailed measurements ({len(detail)})</summary>{per_lead_matrix(detail, src.series)}</details>")
         if s.warnings:
             a("<div class='ca-warn'><b>Tool notes</b><ul>" + "".join(f"<li>{e(w)}</li>" for w in s.warnings) + "</ul></div>")
         a("</section>")

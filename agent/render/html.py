@@ -17,6 +17,7 @@ from agent.render.provenance import (
     citations,
     grounding_view,
     measurement_row,
+    section_source,
     no_impression_text,
     patient_view,
     provenance_view,
@@ -108,13 +109,16 @@ def render_html(report: Report, out_dir: Path | None = None) -> str:
 
     for s in report.sections:
         a(f"<h2 id='study-{e(s.study_id)}'>{e(s.modality.display)} — {e(s.study_id)}</h2>")
-        a(f"<p class='meta'>Files: {e(', '.join(s.files))} · tool {e(s.tool)} {e(s.tool_version)} · quality "
+        src = section_source(s, report)
+        a(f"<p class='meta'>{e(src.text)} · tool {e(s.tool)} {e(s.tool_version)} · quality "
           f"<strong class='q-{s.quality.verdict}'>{e(s.quality.verdict.replace('_', '-'))}</strong>"
           + (f" — {e('; '.join(s.quality.reasons))}" if s.quality.reasons else "") + "</p>")  # fmt: skip
+        if src.files.folded:
+            a(f"<details class='files'><summary>All {len(src.files.files)} files</summary><p class='meta'>{e(', '.join(src.files.files))}</p></details>")
         if s.measurements:
             a("<table class='measurements'><thead><tr><th>Measurement</th><th>Value</th><th>Flag</th><th>Reference</th>"
               "<th>Method</th><th>Evidence</th><th>Source</th></tr></thead><tbody>")  # fmt: skip
-            for r in map(measurement_row, s.measurements):
+            for r in (measurement_row(m, src.series) for m in s.measurements):
                 code = f"<br><code>{e(r.code_text)}</code>" if r.code else ""
                 ref_src = f"<br><span class='refs'>{e(r.reference_source)}</span>" if r.reference_source else ""
                 a(f"<tr id='{_anchor('M', r.id)}'><td>{e(r.label)}{code}</td><td class='value'>{e(r.value)}</td>"

@@ -16,6 +16,7 @@ from agent.render.provenance import (
     citations,
     grounding_view,
     measurement_row,
+    section_source,
     no_impression_text,
     patient_view,
     provenance_view,
@@ -78,13 +79,14 @@ def render_markdown(report: Report, out_dir: Path | None = None) -> str:
             add("")
     for section in report.sections:
         add(f"## {_md(section.modality.display)} — {_md(section.study_id)}")
-        add(f"Files: {_md(', '.join(section.files))} · Tool: {_md(section.tool)} {_md(section.tool_version)} · Quality: **{_md(section.quality.verdict)}**"
+        src = section_source(section, report)
+        add(f"{_md(src.text)}" + (f" ({src.FULL_LIST_NOTE})" if src.files.folded else "") + f" · Tool: {_md(section.tool)} {_md(section.tool_version)} · Quality: **{_md(section.quality.verdict)}**"
             + (f" ({_md('; '.join(section.quality.reasons))})" if section.quality.reasons else ""))  # fmt: skip
         add("")
         if section.measurements:
             add("| Measurement | Value | Flag | Reference | Method | Evidence | Id |")
             add("|---|---|---|---|---|---|---|")
-            for r in map(measurement_row, section.measurements):
+            for r in (measurement_row(m, src.series) for m in section.measurements):
                 add(f"| {_md_cell(r.label)} | {_md_cell(r.value)} | {_md_cell(r.flag_text)} | {_md_cell(r.reference)} | {_md_cell(r.method)} | {_md_cell(r.evidence)} | {_md_cell(r.id)} |")
             add("")
         if section.statements:

@@ -16,6 +16,7 @@ from agent.render.provenance import (
     citations,
     grounding_view,
     measurement_row,
+    section_source,
     no_impression_text,
     patient_view,
     provenance_view,
@@ -159,10 +160,11 @@ def render_pdf(report: Report) -> bytes:
     for s in report.sections:
         _heading(pdf, f"{s.modality.display} — {s.study_id}")
         q = s.quality.verdict.replace("_", "-") + (f" — {'; '.join(s.quality.reasons)}" if s.quality.reasons else "")
-        _para(pdf, f"Files: {', '.join(s.files)} · tool {s.tool} {s.tool_version} · quality {q}", size=8, grey=True)
+        src = section_source(s, report)
+        _para(pdf, src.text + (f" ({src.FULL_LIST_NOTE})" if src.files.folded else "") + f" · tool {s.tool} {s.tool_version} · quality {q}", size=8, grey=True)
         if s.measurements:
             rows = []
-            for r in map(measurement_row, s.measurements):
+            for r in (measurement_row(m, src.series) for m in s.measurements):
                 code = f"\n{r.code_text}" if r.code else ""
                 ref = r.reference + (f"\n{r.reference_source}" if r.reference_source else "")
                 rows.append([r.label + code, r.value, r.flag_text, ref, r.method, r.evidence, f"{r.source}\n{r.id}"])

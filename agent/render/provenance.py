@@ -44,10 +44,88 @@ def reference_text(m: Measurement) -> str:
     return f"{lo} – {hi}{pop}"
 
 
-def evidence_text(m: Measurement) -> str:
-    """Where in the input a value was measured: file; location; leads; time; frames; slices; phases."""
+# --- input files: a series is one source, a long list is summarised ----------------
+
+FILES_INLINE = 6  # more files than this: count and first–last, the full list folded
+SINGLE_FILE_FORMATS = re.compile(r"\.(nii(\.gz)?|h5|hdf5|mat|npy|npz|mp4|avi|csv|hea|dat|atr|edf|xml)$", re.I)
+_SLICES_OF = re.compile(r"\bslices?\s+\d+(?:\s*[-–]\s*\d+)?\s+of\s+(\d+)", re.I)
+_PHASE_OF = re.compile(r"\bphase\s+\d+\s*/\s*(\d+)", re.I)
+
+
+def natural_key(name: str) -> list:
+    """'2.dcm' before '10.dcm': digit runs compare as numbers."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+
+
+@dataclass(frozen=True)
+class FilesView:
+    """A study's input files as every format lists them."""
+
+    summary: str  # '1.hea, 1.dat' or '240 files, 1.dcm – 240.dcm'
+    files: tuple[str, ...]  # all of them, in natural order
+    folded: bool  # the summary abbreviates: show `files` in a fold (or point to the JSON)
+
+
+def files_view(files: list[str]) -> FilesView:
+    ordered = tuple(sorted(files, key=natural_key))
+    if len(ordered) <= FILES_INLINE:
+        return FilesView(summary=", ".join(files), files=ordered, folded=False)
+    return FilesView(summary=f"{len(ordered)} files, {ordered[0]} – {ordered[-1]}", files=ordered, folded=True)
+
+
+def series_source(section, study=None) -> str:
+    """'DICOM series (240 files, 12 slices × 20 phases)' for a study made of
+    many DICOM files, '' otherwise (one file, one record, one volume). A value
+    computed over several slices or phases of it comes from the series, not
+    from the file a tool happened to name. `study` (the report's
+    StudySummary) may name the series."""
+    files = list(section.files)
+    if len(files) < 2 or any(SINGLE_FILE_FORMATS.search(f) for f in files):
+        return ""
+    locs = [m.evidence.location or "" for m in section.measurements]
+    n_slices = max([int(x) for loc in locs for x in _SLICES_OF.findall(loc)] or [len({i for m in section.measurements for i in m.evidence.slices})])
+    n_phases = max([int(x) for loc in locs for x in _PHASE_OF.findall(loc)] or [len({i for m in section.measurements for i in m.evidence.phases})])
+    shape = " × ".join(x for x in (f"{n_slices} slices" if n_slices > 1 else "", f"{n_phases} phases" if n_phases > 1 else "") if x)
+    desc = (getattr(study, "description", "") or "").strip()
+    name = "" if not desc or re.fullmatch(r"DICOM( \w+)? series \(\d+ \w+\)", desc) else f" {desc}"
+    return f"DICOM series{name} ({len(files)} files" + (f", {shape}" if shape else "") + ")"
+
+
+@dataclass(frozen=True)
+class SectionSource:
+    """What a study's header says about its input, and the evidence source
+    for its values computed over the whole series."""
+
+    files: FilesView
+    series: str  # '' unless a multi-file DICOM series
+
+    @property
+    def text(self) -> str:
+        """'Files: DICOM series (240 files, 12 slices × 20 phases), 1.dcm – 240.dcm' or 'Files: 1.hea, 1.dat'."""
+        fv = self.files
+        if self.series:
+            return f"Files: {self.series}, {fv.files[0]} – {fv.files[-1]}"
+        return f"Files: {fv.summary}"
+
+    FULL_LIST_NOTE = "full list in report.json"
+
+
+def section_source(section, report: Report | None = None) -> SectionSource:
+    study = next((s for s in (report.studies if report is not None else []) if s.study_id == section.study_id), None)
+    return SectionSource(files=files_view(list(section.files)), series=series_source(section, study))
+
+
+def _spans_series(m: Measurement) -> bool:
     e = m.evidence
-    parts = [e.file]
+    return len(set(e.slices)) > 1 or len(set(e.phases)) > 1 or len(_PHASE_OF.findall(e.location or "")) > 1
+
+
+def evidence_text(m: Measurement, series: str = "") -> str:
+    """Where in the input a value was measured: file; location; leads; time; frames; slices; phases.
+    With `series` (see `series_source`), a value computed over several slices or
+    phases names the series instead of one of its files."""
+    e = m.evidence
+    parts = [series if series and _spans_series(m) else e.file]
     if e.location:
         parts.append(e.location)
     if e.leads:
@@ -149,12 +227,12 @@ def _flag(m: Measurement) -> tuple[str, str]:
     return "", ""
 
 
-def measurement_row(m: Measurement) -> MeasurementRow:
+def measurement_row(m: Measurement, series: str = "") -> MeasurementRow:
     rr = m.reference_range
     flag, flag_note = _flag(m)
     return MeasurementRow(
         id=m.id, label=m.label, value=m.with_unit(), flag=flag, flag_note=flag_note, reference=reference_text(m) or NO_REFERENCE,
-        reference_source=rr.source.short() if rr is not None and rr.source else "", method=m.method, evidence=evidence_text(m),
+        reference_source=rr.source.short() if rr is not None and rr.source else "", method=m.method, evidence=evidence_text(m, series),
         tool=m.source.tool, tool_version=m.source.version, model=m.source.model or "", weights=weights_text(m.source.weights_sha256),
         code_system=CODE_SYSTEMS.get(m.code.system, "code") if m.code else "", code=m.code.code if m.code else "",
         code_display=m.code.display if m.code else "", quality=m.quality,

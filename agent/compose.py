@@ -176,8 +176,12 @@ def _hf_established(case_concepts: set[str] | None, context: ClinicalContext | N
         return True
     if context is None:
         return False
+    from agent.notes import flag_instructions
+
     for text in (context.indication, context.notes):
         for sentence in split_sentences(text or ""):
+            if flag_instructions(sentence):
+                continue  # instruction-like text is quoted data, never clinical history
             if HF_PREMISE in concepts_in(sentence) and not NEGATION.search(sentence):
                 return True
     return False

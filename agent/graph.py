@@ -510,7 +510,7 @@ def node_compose(state: CaseState, config: RunnableConfig) -> dict:
     backend = _backend(config)
     # Limitations always come from the rules composer: they are facts of
     # the run (what was supplied, what failed), not prose to be drafted.
-    rules = rules_compose(inp.sections, inp.passages_for, inp.supplied, inp.problems, inp.failed_calls, inp.unavailable)
+    rules = rules_compose(inp.sections, inp.passages_for, inp.supplied, inp.problems, inp.failed_calls, inp.unavailable, inp.context)
     composer = backend.name
     errors: list[str] = []
     if attempts >= MAX_COMPOSE_ATTEMPTS:

@@ -27,4 +27,4 @@ class RulesBackend(Backend):
         return calls
 
     def compose(self, inp: ComposeInput) -> Draft:
-        return compose(inp.sections, inp.passages_for, inp.supplied, inp.problems, inp.failed_calls, inp.unavailable)
+        return compose(inp.sections, inp.passages_for, inp.supplied, inp.problems, inp.failed_calls, inp.unavailable, inp.context)

@@ -58,6 +58,8 @@ SNOMED_ECG: dict[str, tuple[str, str]] = {
     "pathological_q_waves": ("164917005", "Q wave abnormal"),
     "pvc": ("17338001", "Ventricular premature beats"),
     "pac": ("284470004", "Premature atrial contraction"),
+    # CinC 2020 scored class "pacing rhythm" (PR); used for ventricular pacing only (the class CinC labelled with it)
+    "ventricular_paced_rhythm": ("10370003", "Pacing rhythm"),
 }
 
 

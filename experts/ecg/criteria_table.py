@@ -101,6 +101,7 @@ def av_block_rules() -> list[Rule]:
                      + OPERATIONAL),
             ),
             evidence=AV_EVIDENCE,
+            indeterminate_with=IF_VPACED,
             excludes=excl,
             explanation="P waves at a regular rate faster than, and independent of, a regular ventricular (escape) rhythm: AV "
             "dissociation with no conducted P wave. Indeterminate when the P waves are not seen clearly.",
@@ -118,6 +119,7 @@ def av_block_rules() -> list[Rule]:
                 ATRIAL_REGULAR,
             ),
             evidence=AV_EVIDENCE,
+            indeterminate_with=IF_VPACED,
             excludes=excl + ("third_degree_av_block",),
             explanation="Every other P wave is not conducted. Mobitz type I or II cannot be decided from a 2:1 pattern, so neither "
             "is named.",
@@ -137,6 +139,7 @@ def av_block_rules() -> list[Rule]:
                 ATRIAL_REGULAR,
             ),
             evidence=AV_EVIDENCE,
+            indeterminate_with=IF_VPACED,
             excludes=excl + ("third_degree_av_block", "second_degree_av_block_2_to_1"),
             explanation="Progressive PR lengthening before a P wave that is not conducted, shortest PR after the pause.",
         ),
@@ -152,14 +155,84 @@ def av_block_rules() -> list[Rule]:
                 ATRIAL_REGULAR,
             ),
             evidence=AV_EVIDENCE,
+            indeterminate_with=IF_VPACED,
             excludes=excl + ("third_degree_av_block", "second_degree_av_block_2_to_1", "mobitz_i_av_block"),
             explanation="A P wave is suddenly not conducted while the PR of the conducted beats stays constant.",
         ),
     ]
 
 
+VPACED = "ventricular_paced_rhythm"
+# why a native-conduction criterion does not apply on ventricular-paced beats
+PACED_WHY = (
+    "paced rhythm: the QRS complexes are ventricular-paced, so QRS width, shape, voltage and the P–QRS relationship reflect the "
+    "pacing site and the programmed delay, not the patient's own conduction (pacing-spike detection, see pacing.py)"
+)
+IF_VPACED = ((VPACED, PACED_WHY),)
+
+
+def paced_rules() -> list[Rule]:
+    """Pacemaker spikes found on the raw signal (pacing.py). Evaluated first: the conduction, voltage, AV-block and
+    ischaemia rules below turn indeterminate on ventricular-paced rhythm."""
+    v_rows = (
+        Cond("pacing_v_paced_beats", ">=", {"any": 3.0}, "1", REFS["paced_rhythm"],
+             "QRS complexes that start at once (≤ 60 ms) after a pacing spike seen in ≥ 3 independent leads; ≥ 3 beats is "
+             + OPERATIONAL),
+        Cond("pacing_v_paced_fraction", ">=", {"any": 25.0}, "%", REFS["paced_rhythm"],
+             "share of the QRS complexes preceded by a ventricular pacing spike; ≥ 25 % is " + OPERATIONAL),
+        Cond("pacing_spike_qrs_interval", "<=", {"any": 60.0}, "ms", REFS["paced_rhythm"],
+             "capture: steep QRS slope within 60 ms of the spike (median; the first 10 ms are the spike's own after-potential) is "
+             + OPERATIONAL),
+    )
+    return [
+        Rule(
+            key=VPACED, label="Ventricular-paced rhythm", category="rhythm",
+            all_of=v_rows,
+            explanation="Pacing spikes, each followed at once by a (wide) QRS complex, precede a substantial share of the "
+            "beats; the paced fraction, spike rate and spike–QRS interval are in the criteria and measurements. Conduction, "
+            "LVH-voltage, AV-block and ischaemia criteria are not applied to paced beats (indeterminate).",
+        ),
+        Rule(
+            # spikes seen on only a few beats: a regular wide-QRS rhythm supports pacing but never proves it
+            key=VPACED, label="Ventricular-paced rhythm (possible)", category="rhythm",
+            all_of=(
+                Cond("pacing_v_paced_beats", ">=", {"any": 1.0}, "1", REFS["paced_rhythm"],
+                     "at least one QRS complex right after a pacing spike; " + OPERATIONAL),
+                Cond("qrs_duration", ">=", {"any": 120.0}, "ms", REFS["lbbb"], "wide QRS, as paced complexes are"),
+                Cond("rr_cv", "<=", {"any": 3.0}, "%", None,
+                     "fixed rate, as a programmed pacing rate is (RR coefficient of variation ≤ 3 % is " + OPERATIONAL + ")"),
+            ),
+            evidence=v_rows[:2],
+            excludes=(VPACED,),
+            explanation="A regular wide-QRS rhythm with pacing spikes visible on only a few beats: supporting evidence of "
+            "ventricular pacing, not enough to call it (spikes are often filtered out of a recording).",
+        ),
+        Rule(
+            key="atrial_paced_rhythm", label="Atrial-paced rhythm", category="rhythm",
+            all_of=(
+                Cond("pacing_a_paced_beats", ">=", {"any": 3.0}, "1", REFS["paced_rhythm"],
+                     "QRS complexes 80–400 ms after a pacing spike that is followed by a low-slope (P) wave, not at once by a "
+                     "QRS; ≥ 3 beats is " + OPERATIONAL),
+                Cond("pacing_a_paced_fraction", ">=", {"any": 25.0}, "%", REFS["paced_rhythm"],
+                     "share of the QRS complexes preceded by an atrial pacing spike; ≥ 25 % is " + OPERATIONAL),
+            ),
+            explanation="Pacing spikes followed by an atrial (P) wave and, after the AV delay, a QRS complex.",
+        ),
+        Rule(
+            key="av_sequential_paced_rhythm", label="AV sequential (dual-chamber) paced rhythm", category="rhythm",
+            all_of=(
+                Cond("pacing_a_paced_beats", ">=", {"any": 3.0}, "1", REFS["paced_rhythm"], "atrial pacing spikes; " + OPERATIONAL),
+                Cond("pacing_v_paced_beats", ">=", {"any": 3.0}, "1", REFS["paced_rhythm"], "ventricular pacing spikes; " + OPERATIONAL),
+            ),
+            requires=(VPACED, "atrial_paced_rhythm"),
+            explanation="Atrial and ventricular pacing spikes in the same tracing.",
+        ),
+    ]
+
+
 def rhythm_rules() -> list[Rule]:
     return [
+        *paced_rules(),
         Rule(
             key="atrial_flutter", label="Atrial flutter", category="rhythm",
             all_of=(
@@ -224,6 +297,7 @@ def rhythm_rules() -> list[Rule]:
             all_of=(Cond("pr_interval", ">", {"any": 200.0}, "ms", REFS["first_degree_avb"]),),
             requires_any=SINUS,
             excludes=AV_BLOCKS,
+            indeterminate_with=IF_VPACED,
             explanation="Each sinus P wave is conducted with a PR interval above 200 ms.",
         ),
     ]
@@ -247,6 +321,7 @@ def conduction_rules() -> list[Rule]:
                 Cond("r_peak_time_V6", ">", {"any": 60.0}, "ms", REFS["lbbb"], "R-peak time > 60 ms in V5–V6"),
                 _q_absent("I"), _q_absent("V6"),
             ),
+            indeterminate_with=IF_VPACED,
             explanation="QRS ≥120 ms with delayed R-peak time in the left precordial leads and no septal q waves in I and V6.",
         ),
         Rule(
@@ -254,6 +329,7 @@ def conduction_rules() -> list[Rule]:
             all_of=(Cond("qrs_duration", ">=", {"any": 120.0}, "ms", REFS["rbbb"]),) + rbbb_s,
             any_of=rbbb_morph_any,
             excludes=("lbbb",),
+            indeterminate_with=IF_VPACED,
             explanation="QRS ≥120 ms with terminal R′ or delayed R-peak time in V1–V2 and broad S waves in I and V6.",
         ),
         Rule(
@@ -264,6 +340,7 @@ def conduction_rules() -> list[Rule]:
             ) + rbbb_s,
             any_of=rbbb_morph_any,
             excludes=("lbbb", "rbbb"),
+            indeterminate_with=IF_VPACED,
             explanation="QRS 110–119 ms with the right bundle branch block morphology.",
         ),
         Rule(
@@ -275,12 +352,14 @@ def conduction_rules() -> list[Rule]:
                 _q_absent("I"), _q_absent("V6"),
             ),
             excludes=("lbbb", "rbbb", "incomplete_rbbb"),
+            indeterminate_with=IF_VPACED,
             explanation="QRS 110–119 ms with delayed left precordial R-peak time and no septal q waves.",
         ),
         Rule(
             key="nonspecific_ivcd", label="Nonspecific intraventricular conduction delay", category="conduction",
             all_of=(Cond("qrs_duration", ">", {"any": 110.0}, "ms", REFS["ivcd"]),),
             excludes=("lbbb", "rbbb", "incomplete_rbbb", "incomplete_lbbb"),
+            indeterminate_with=IF_VPACED,
             explanation="QRS longer than 110 ms without the morphology of either bundle branch block.",
         ),
         Rule(
@@ -292,6 +371,7 @@ def conduction_rules() -> list[Rule]:
                 Cond("r_peak_time_aVL", ">=", {"any": 45.0}, "ms", REFS["lafb"]),
                 Cond("qrs_duration", "<", {"any": 120.0}, "ms", REFS["lafb"]),
             ),
+            indeterminate_with=IF_VPACED,
             explanation="Frontal axis between −45° and −90° with qR in aVL, delayed aVL R-peak time and QRS < 120 ms.",
         ),
         Rule(
@@ -303,6 +383,7 @@ def conduction_rules() -> list[Rule]:
                 Cond("q_amplitude_aVF", ">", {"any": 0.0}, "mV", REFS["lpfb"], "qR pattern in aVF"),
                 Cond("qrs_duration", "<", {"any": 120.0}, "ms", REFS["lpfb"]),
             ),
+            indeterminate_with=IF_VPACED,
             explanation="Frontal axis between 90° and 180° with qR in III and aVF and QRS < 120 ms (exclude right ventricular hypertrophy and lateral infarction clinically).",
         ),
         Rule(
@@ -329,6 +410,7 @@ def voltage_rules() -> list[Rule]:
                 Cond("cornell_voltage", ">", {"male": 2.8, "female": 2.0}, "mV", REFS["cornell"]),
             ),
             excludes=("lbbb",),
+            indeterminate_with=IF_VPACED,
             explanation="Sokolow-Lyon or sex-specific Cornell voltage above its limit (voltage alone; echocardiography decides).",
         ),
         Rule(
@@ -349,6 +431,8 @@ def qt_rules(qtc_formula: str) -> list[Rule]:
         Rule(
             key="long_qtc", label="Prolonged QTc", category="repolarisation",
             all_of=(Cond(m, ">=", {"male": 450.0, "female": 460.0}, "ms", REFS["qtc"], f"QTc by {qtc_formula.capitalize()}"),),
+            indeterminate_with=((VPACED, "paced rhythm: the wide paced QRS lengthens the QT through slower depolarisation; QT must be "
+                                 "adjusted for QRS duration or judged from the JT interval (AHA/ACCF/HRS 2009 Part IV)"),),
             explanation="QTc at or above the sex-specific limit (QT prolongation from a wide QRS must be judged clinically).",
         ),
         Rule(
@@ -397,6 +481,8 @@ def ischaemia_rules() -> list[TerritoryRule]:
                          by_lead={"V2": ste_v23, "V3": ste_v23}),
             ),
             excludes=("lbbb", "lvh_voltage"),
+            contiguous=False,
+            secondary_to=(("ventricular_paced_rhythm", ALL_12, "ventricular pacing"),),
             explanation="J-point ST elevation in two contiguous leads. Whether it is new needs a prior ECG; the criterion does not apply with LBBB or LVH.",
         ),
         TerritoryRule(
@@ -429,6 +515,8 @@ def ischaemia_rules() -> list[TerritoryRule]:
                          by_lead={"V2": {"any": 0.05}, "V3": {"any": 0.05}}),
             ),
             excludes=("lbbb", "lvh_voltage"),
+            secondary_to=(("ventricular_paced_rhythm", ALL_12, "ventricular pacing"),),
+            secondary_what="Q wave",
             explanation="Q waves of infarct size in two leads of one contiguous group (or QS complexes); not applicable with LBBB or LVH.",
             snomed_key="pathological_q_waves",
         ),

@@ -12,6 +12,7 @@ from experts.core.types import GuidelineRef
 BRADY_2018 = "2018 ACC/AHA/HRS Guideline on the Evaluation and Management of Patients With Bradycardia and Cardiac Conduction Delay"
 SVT_2015 = "2015 ACC/AHA/HRS Guideline for the Management of Adult Patients With Supraventricular Tachycardia"
 AHA_PART1 = "AHA/ACCF/HRS Recommendations for the Standardization and Interpretation of the ECG, Part I: The Electrocardiogram and Its Technology (Kligfield et al.)"
+AHA_PART2 = "AHA/ACCF/HRS Recommendations for the Standardization and Interpretation of the Electrocardiogram, Part II: Electrocardiography Diagnostic Statement List (Mason et al.)"
 AHA_PART3 = "AHA/ACCF/HRS Recommendations for the Standardization and Interpretation of the ECG, Part III: Intraventricular Conduction Disturbances (Surawicz et al.)"
 AHA_PART4 = "AHA/ACCF/HRS Recommendations for the Standardization and Interpretation of the ECG, Part IV: The ST Segment, T and U Waves, and the QT Interval (Rautaharju et al.)"
 AHA_PART5 = "AHA/ACCF/HRS Recommendations for the Standardization and Interpretation of the ECG, Part V: ECG Changes Associated With Cardiac Chamber Hypertrophy (Hancock et al.)"
@@ -50,6 +51,9 @@ REFS: dict[str, GuidelineRef] = {
     "p_duration": GuidelineRef(guideline=AHA_PART5, year=2009, section="Left atrial abnormality (P wave ≥120 ms in lead II)"),
     "q_waves": GuidelineRef(guideline=UDMI_2018, year=2018, section="ECG changes associated with prior myocardial infarction"),
     "af": GuidelineRef(guideline=ESC_AF_2024, year=2024, section="Diagnostic criteria for AF (irregularly irregular RR intervals, no distinct repeating P waves)"),
+    "paced_rhythm": GuidelineRef(guideline=AHA_PART2, year=2007, section="Diagnostic statement list: pacemaker function statements (paced rhythms are a statement category of their own; spike and capture thresholds are operational)"),
+    "paced_secondary": GuidelineRef(guideline=AHA_PART6, year=2009, section="Ischemia with conduction disturbances (LBBB, ventricular pacing: secondary ST-T changes obscure ischaemia)"),
+    "paced_q_confounder": GuidelineRef(guideline=UDMI_2018, year=2018, section="Conditions that confound the ECG diagnosis of MI (Q waves and ST-T changes with paced rhythm)"),
     "lad": GuidelineRef(guideline=MINNESOTA, year=2010, section="Code 2-1: left axis deviation (QRS axis −30° through −90°)"),
     "rad": GuidelineRef(guideline=MINNESOTA, year=2010, section="Codes 2-2 and 2-3: right axis deviation (QRS axis +90° through −150°)"),
     "af_duration": GuidelineRef(guideline=ESC_AF_2024, year=2024, section="Diagnostic criteria for AF (entire 12-lead ECG or ≥30 s of a single-lead tracing)"),

@@ -68,6 +68,7 @@ class Analysis:
     pr_reliability: PRReliability | None = None
     atrial_activity: AtrialActivity | None = None
     av: AVConduction | None = None
+    pacing: object | None = None  # pacing.PacingFinding
     waves: dict[str, LeadWaves] = field(default_factory=dict)
     measurements: MeasurementSet | None = None
     statements: list[Statement] = field(default_factory=list)
@@ -135,10 +136,29 @@ def analyze_record(
             )
         result = evaluate(rules, ms.items, patient, study_id, source)
         an.statements = result.statements
+        _label_paced_intervals(an, ms, study_id)
     an.warnings.extend(ms.warnings)
     if config.make_plot and config.output_dir is not None:
         _plot(an, study_id, ms, config.output_dir)
     return an
+
+
+PACED_INTERVALS = ("qrs_duration", "qt_interval", "qtc_bazett", "qtc_fridericia", "qtc_framingham", "qrs_axis", "t_axis", "pr_interval")
+
+
+def _label_paced_intervals(an: Analysis, ms: MeasurementSet, study_id: str) -> None:
+    """On a ventricular-paced rhythm the intervals stay measured but say they are of paced complexes."""
+    if not any(st.id == f"{study_id}.ventricular_paced_rhythm" and st.status == "present" for st in an.statements):
+        return
+    for name in PACED_INTERVALS:
+        m = ms.items.get(name)
+        if m is not None:
+            ms.items[name] = m.model_copy(update={
+                "label": m.label + " (paced complexes)",
+                "method": m.method + "; measured on ventricular-paced beats: describes the paced QRS/T, not native conduction",
+            })
+    an.warnings.append("Ventricular-paced rhythm: QRS duration, QT/QTc and axes describe paced complexes; conduction, LVH-voltage, "
+                       "AV-block and ischaemia criteria are reported as indeterminate.")
 
 
 def _plot(an: Analysis, study_id: str, ms: MeasurementSet, output_dir: Path) -> None:
@@ -218,6 +238,59 @@ def _rhythm_measurements(an: Analysis, ms: MeasurementSet) -> None:
                    location="median beat", decimals=2)
     _atrial_waves(an, ms)
     _ectopy_and_episodes(an, ms, pw)
+    _pacing(an, ms)
+
+
+def _pacing(an: Analysis, ms: MeasurementSet) -> None:
+    """Pacemaker spikes on the signal as read (before any filter) and the beats they capture (pacing.py)."""
+    from experts.ecg.pacing import analyse_pacing
+
+    rec, beats, rr = an.record, an.beats, an.rr
+    assert beats is not None and rr is not None
+    usable = [n for n in rec.lead_names if an.quality.leads[n].usable]
+    if not usable:
+        return
+    sub = rec.subset(usable)
+    pf = analyse_pacing(sub.signals, sub.lead_names, sub.fs, beats.r_peaks)
+    an.pacing = pf
+    if sub.fs < 250:
+        an.warnings.append(f"Sampling rate {sub.fs:g} Hz: pacing spikes (< 1 ms) cannot be seen, pacing was not assessed.")
+        return
+    n = len(beats.r_peaks)
+    span, leads = rr.span_s, pf.leads
+    how = ("spike = one-sample jump ≥ 0.05 mV and ≥ 8× the lead's sample-to-sample noise that turns back at once (or is held by the "
+           f"recorder), in ≥ 3 independent leads at the same sample, on the unfiltered signal at {sub.fs:g} Hz")
+    ms.add("pacing_spike_count", "Pacing spikes", float(len(pf.spikes)), "1", how, leads=leads, span_s=span)
+    ms.add("pacing_v_paced_beats", "Ventricular-paced beats", float(len(pf.v_paced_beats)), "1",
+           "QRS complexes whose R peak follows a ventricular pacing spike (QRS slope within 60 ms of it) by ≤ 400 ms; " + how,
+           leads=leads, span_s=span, location=f"{n} beats")
+    ms.add("pacing_v_paced_fraction", "Ventricular-paced beats (share)", 100.0 * len(pf.v_paced_beats) / n, "%",
+           "ventricular-paced beats / QRS complexes", leads=leads, span_s=span, location=f"{n} beats")
+    ms.add("pacing_a_paced_beats", "Atrial-paced beats", float(len(pf.a_paced_beats)), "1",
+           "QRS complexes 80–400 ms after an atrial pacing spike (no steep slope within 60 ms of it); " + how,
+           leads=leads, span_s=span, location=f"{n} beats")
+    ms.add("pacing_a_paced_fraction", "Atrial-paced beats (share)", 100.0 * len(pf.a_paced_beats) / n, "%",
+           "atrial-paced beats / QRS complexes", leads=leads, span_s=span, location=f"{n} beats")
+    if pf.spike_qrs_ms:
+        ms.add("pacing_spike_qrs_interval", "Ventricular spike to QRS onset", float(np.median(pf.spike_qrs_ms)), "ms",
+               "median, spike to the first multi-lead slope ≥ 30 % of the record's steepest (searched from 10 ms, after the "
+               "spike's own after-potential, so 10 ms means ≤ 10 ms)", leads=leads, span_s=span)
+        ms.add("pacing_spike_r_interval", "Ventricular spike to detected R peak", float(np.median(pf.spike_r_ms)), "ms",
+               "median", leads=leads, span_s=span)
+    if pf.spike_p_ms:
+        ms.add("pacing_atrial_spike_r_interval", "Atrial spike to next R peak (paced AV delay)", float(np.median(pf.spike_p_ms)), "ms",
+               "median", leads=leads, span_s=span)
+    vs = np.array([s for s, k in zip(pf.spikes, pf.kinds) if k == "V"])
+    gaps = np.diff(vs) / sub.fs if len(vs) >= 2 else np.array([])
+    gaps = gaps[gaps <= 1.3 * rr.rr_mean_ms / 1000.0]  # spikes on neighbouring beats only (a spike lost in between is not a slower rate)
+    if len(gaps) >= 2:
+        ms.add("pacing_spike_rate", "Ventricular pacing spike rate", 60.0 / float(np.median(gaps)), "/min",
+               f"60 / median interval between ventricular spikes on neighbouring beats ({len(gaps)} intervals)", leads=leads, span_s=span)
+    if len(pf.spikes):
+        ms.add("pacing_spike_amplitude", "Pacing spike amplitude", float(np.median(pf.amplitude_mv)), "mV",
+               "median over spikes of the median jump over the leads that show it", leads=leads, span_s=span, decimals=2)
+        ms.add("pacing_spike_leads", "Leads showing each pacing spike", float(np.median(pf.leads_per_spike)), "1",
+               f"median over spikes, of {pf.n_leads} independent leads", leads=leads, span_s=span)
 
 
 def _atrial_waves(an: Analysis, ms: MeasurementSet) -> None:

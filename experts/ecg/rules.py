@@ -51,6 +51,9 @@ class Rule:
     # rows are met but one of these is not (or its measurement is missing), the statement is
     # `indeterminate`, never `present` — for findings where a false call is worse than none
     evidence: tuple[Cond, ...] = ()
+    # (statement key, why): when that statement is present, this rule's pattern does not mean what it means on a native
+    # rhythm (e.g. bundle-branch block criteria on ventricular-paced beats); met → `indeterminate` with the reason
+    indeterminate_with: tuple[tuple[str, str], ...] = ()
     explanation: str = ""
 
 
@@ -93,6 +96,7 @@ class TerritoryRule:
     # abnormal depolarisation (secondary ST-T change) and does not count; if the group met the rule only with
     # such leads, the statement is `indeterminate` with that reason instead of `present`
     secondary_to: tuple[tuple[str, tuple[str, ...], str], ...] = ()
+    secondary_what: str = "ST-T change"  # what the secondary finding is called in the label and note
 
 
 def _conservative(op: Operator, values: list[float]) -> float:
@@ -189,7 +193,10 @@ def evaluate(
                     weak = True
                     notes.append(f"{c.measurement} not measured")
         status = "present" if met and not weak else "absent"
-        if met and weak:
+        blocked = [why for key, why in rule.indeterminate_with if key in present] if met else []
+        if blocked:
+            notes.extend(blocked)
+        if met and (weak or blocked):
             status = "indeterminate"
         elif met:
             present.add(rule.key)
@@ -263,15 +270,17 @@ def _evaluate_territory(
         excluded = [lead for lead in met_leads if lead in secondary]
         if excluded:
             whys = sorted({secondary[lead] for lead in excluded})
-            notes.add(f"{', '.join(excluded)} not counted: ST-T change there is secondary to {' and '.join(whys)} "
-                      "(AHA/ACCF/HRS 2009 Part IV, secondary vs primary ST-T changes; Part VI, ischaemia with conduction disturbances)")
+            cite = ("(AHA/ACCF/HRS 2009 Part IV, secondary vs primary ST-T changes; Part VI, ischaemia with conduction disturbances)"
+                    if rule.secondary_what == "ST-T change" else
+                    "(Fourth Universal Definition of MI: Q waves and ST-T changes that mimic infarction occur with LBBB and paced rhythm)")
+            notes.add(f"{', '.join(excluded)} not counted: {rule.secondary_what} there is secondary to {' and '.join(whys)} {cite}")
         if secondary and not enough(primary) and enough(met_leads):
             for lead in met_leads:
                 criteria.extend(lead_criteria[lead])
             out.append(
                 Statement(
                     id=f"{study_id}.{rule.key}_{group}",
-                    label=f"{rule.label}, {group.replace('_', ' ')} leads ({', '.join(met_leads)}): secondary ST-T change, not assessable for ischaemia",
+                    label=f"{rule.label}, {group.replace('_', ' ')} leads ({', '.join(met_leads)}): secondary {rule.secondary_what}, not assessable for ischaemia",
                     code=snomed(rule.snomed_key or rule.key),
                     status="indeterminate",
                     category=rule.category,

@@ -40,6 +40,11 @@ MIN_HELDOUT_V3 = 60
 HELDOUT_V4 = (HERE / "heldout_v4a.jsonl", HERE / "heldout_v4b.jsonl")
 HELDOUT_V4_SPLIT = "heldout4"
 MIN_HELDOUT_V4 = 100
+# Fifth blind set (session 3, after heldout4 was evaluated and joined the
+# question memory): one file, written by an engineer who never saw the engine.
+HELDOUT_V5 = HERE / "heldout_v5.jsonl"
+HELDOUT_V5_SPLIT = "heldout5"
+MIN_HELDOUT_V5 = 100
 # A new blind question whose word set overlaps an earlier question this much
 # (Jaccard) is a paraphrase, not a new test: it must be rewritten.
 NEAR_DUPLICATE_JACCARD = 0.5
@@ -229,7 +234,14 @@ def check_questions(corpus_ids: set[str]) -> tuple[list[dict], list[str]]:
             problems.append(f"{path.name}: {len(part)} questions, need at least {MIN_HELDOUT_V4}")
         problems += near_duplicates(part, questions + fresh + third + fourth, path.name)
         fourth += part
-    return questions + fresh + third + fourth, problems
+    fifth: list[dict] = []
+    if HELDOUT_V5.exists():
+        fifth, fifth_problems = read_question_file(HELDOUT_V5, corpus_ids, {HELDOUT_V5_SPLIT}, seen_ids, seen_queries)
+        problems += fifth_problems
+        if len(fifth) < MIN_HELDOUT_V5:
+            problems.append(f"{HELDOUT_V5.name}: {len(fifth)} questions, need at least {MIN_HELDOUT_V5}")
+        problems += near_duplicates(fifth, questions + fresh + third + fourth, HELDOUT_V5.name)
+    return questions + fresh + third + fourth + fifth, problems
 
 
 def word_set(text: str) -> set[str]:
@@ -276,7 +288,7 @@ def main() -> int:
         print(
             f"questions: {len(questions)} ({splits['tune']} tune, {splits['heldout']} heldout, "
             f"{splits[HELDOUT_V2_SPLIT]} {HELDOUT_V2_SPLIT}, {splits[HELDOUT_V3_SPLIT]} {HELDOUT_V3_SPLIT}, "
-            f"{splits[HELDOUT_V4_SPLIT]} {HELDOUT_V4_SPLIT}), "
+            f"{splits[HELDOUT_V4_SPLIT]} {HELDOUT_V4_SPLIT}, {splits[HELDOUT_V5_SPLIT]} {HELDOUT_V5_SPLIT}), "
             f"{len(cited)} distinct statements cited"
         )
     if problems:

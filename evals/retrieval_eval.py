@@ -50,7 +50,8 @@ FOURTH_QUESTIONS = (
     REPO / "retrieval" / "questions" / "heldout_v4a.jsonl",
     REPO / "retrieval" / "questions" / "heldout_v4b.jsonl",
 )
-SPLITS = ("tune", "heldout", "heldout2", "heldout3", "heldout4")
+FIFTH_QUESTIONS = REPO / "retrieval" / "questions" / "heldout_v5.jsonl"  # blind until its one evaluation
+SPLITS = ("tune", "heldout", "heldout2", "heldout3", "heldout4", "heldout5")
 # One question record for the evaluation and the question memory.
 from retrieval.question_memory import LabelledQuestion as Question  # noqa: E402
 # Question-memory groups for leave-one-set-out scoring: a question is always
@@ -225,6 +226,13 @@ def main(argv: list[str] | None = None) -> int:
         help="question memory: loso = each set answered by a memory without it (default, fair on seen sets); "
         "off = no memory (the engine before session 3); full = the shipped memory (optimistic on seen sets)",
     )
+    ap.add_argument(
+        "--memory-weight",
+        type=float,
+        default=None,
+        help="override the question memory's fusion weight (a pre-declared candidate; the shipped value is "
+        "retrieval.search.MEMORY_WEIGHT)",
+    )
     ap.add_argument("--show-misses", action="store_true", help="list tune-split questions with no hit in the top k")
     ap.add_argument(
         "--show-heldout-misses",
@@ -263,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: {len(unknown)} relevant id(s) not in the corpus, e.g. {unknown[:3]}", file=sys.stderr)
     setup_s = time.perf_counter() - t0
     t1 = time.perf_counter()
+    if args.memory_weight is not None:
+        import retrieval.search as search_module
+
+        search_module.MEMORY_WEIGHT = args.memory_weight
     memory_mode = "off" if args.engine != "current" else args.memory
     scores = evaluate(retriever, questions, args.k, modes, memory_mode)
     eval_s = time.perf_counter() - t1
@@ -274,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         f"retrieval eval: {len(questions)} questions, corpus {len(retriever.passages)} statements "
         f"(hash {retriever.corpus.corpus_hash[:12]}), k={args.k}, engine {args.engine}, "
         f"question memory {memory_mode}"
+        + (f" (weight {args.memory_weight:g})" if args.memory_weight is not None else "")
     )
     header = f"{'split':8} {'mode':7} {'n':>4}  {'recall@' + str(args.k):>9}  {'hit@' + str(args.k):>6}  {'MRR@10':>6}"
     print(header)

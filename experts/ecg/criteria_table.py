@@ -40,13 +40,13 @@ def _sinus_rules(p_conds: tuple[Cond, ...], how: str) -> list[Rule]:
             key="sinus_bradycardia", label="Sinus bradycardia", category="rhythm",
             all_of=p_conds + (Cond("heart_rate", "<", {"any": 50.0}, "/min", REFS["sinus_bradycardia"]),),
             # with second- or third-degree AV block the slow ventricular rate is the block's, not the sinus node's
-            excludes=("atrial_fibrillation", "atrial_flutter") + AV_BLOCKS,
+            excludes=("atrial_fibrillation", "atrial_flutter", "atrial_paced_rhythm") + AV_BLOCKS,
             explanation="Sinus P waves precede the QRS complexes and the rate is below the bradycardia limit" + how + ".",
         ),
         Rule(
             key="sinus_tachycardia", label="Sinus tachycardia", category="rhythm",
             all_of=p_conds + (Cond("heart_rate", ">", {"any": 100.0}, "/min", REFS["sinus_tachycardia"]),),
-            excludes=("atrial_fibrillation", "atrial_flutter"),
+            excludes=("atrial_fibrillation", "atrial_flutter", "atrial_paced_rhythm"),
             explanation="Sinus P waves precede the QRS complexes and the rate is above the tachycardia limit" + how + ".",
         ),
         Rule(
@@ -55,7 +55,7 @@ def _sinus_rules(p_conds: tuple[Cond, ...], how: str) -> list[Rule]:
                 Cond("heart_rate", ">=", {"any": 50.0}, "/min", REFS["sinus_bradycardia"]),
                 Cond("heart_rate", "<=", {"any": 100.0}, "/min", REFS["sinus_tachycardia"]),
             ),
-            excludes=("sinus_bradycardia", "sinus_tachycardia", "atrial_fibrillation", "atrial_flutter"),
+            excludes=("sinus_bradycardia", "sinus_tachycardia", "atrial_fibrillation", "atrial_flutter", "atrial_paced_rhythm"),
             explanation="Sinus P waves precede the QRS complexes at a rate between the bradycardia and tachycardia limits" + how + ".",
         ),
     ]

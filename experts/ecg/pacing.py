@@ -12,9 +12,9 @@ for in the signal as read (mV, before any filter):
 * narrow: the samples 2 before and 3 after are back near the baseline
   (the residual exceeds 3× the step across the spike);
 * in at least 3 of the independent leads (I, II, V1–V6; III, aVR, aVL,
-  aVF are derived from I and II) — or half of them on fewer leads — at
-  the same sample (± 1), each ≥ 8× that lead's robust residual noise and
-  ≥ 0.05 mV.
+  aVF are derived from I and II) — all of them on a 2-lead recording; one
+  lead alone is never enough (not assessed) — at the same sample (± 1),
+  each ≥ 8× that lead's robust sample-to-sample noise and ≥ 0.05 mV.
 
 A spike is *ventricular* when the QRS starts at once: the multi-lead
 slope 4–50 ms after it reaches ≥ 25 % of the median QRS slope, and the
@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+MIN_FS = 250.0  # Hz; below, a < 1 ms stimulus cannot be told from noise
 INDEPENDENT = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")
 MIN_SPIKE_MV = 0.05
 NOISE_K = 8.0
@@ -115,15 +116,17 @@ def _lead_spikes(x: np.ndarray) -> tuple[np.ndarray, float]:
 
 def detect_spikes(signals: np.ndarray, lead_names: list[str], fs: float) -> tuple[np.ndarray, list[int], list[float], list[str]]:
     """Samples where a narrow spike appears in enough independent leads at once."""
-    leads = [n for n in INDEPENDENT if n in lead_names] or list(lead_names)
-    if fs < 250 or not leads:
+    leads = [n for n in INDEPENDENT if n in lead_names]
+    if len(leads) < 2:  # e.g. MIT-BIH MLII + V1: two recorded leads
+        leads = [n for n in lead_names if n not in ("III", "aVR", "aVL", "aVF")]
+    if fs < MIN_FS or len(leads) < 2:
         return np.array([], dtype=int), [], [], leads
     amp = np.vstack([_lead_spikes(signals[lead_names.index(n)])[0] for n in leads])
     # a spike may land one sample apart between leads
     hit = amp > 0
     spread = hit | np.roll(hit, 1, axis=1) | np.roll(hit, -1, axis=1)
     count = spread.sum(axis=0)
-    need = 3 if len(leads) >= 6 else max(1, int(np.ceil(len(leads) / 2)))
+    need = min(3, len(leads))
     idx = np.flatnonzero(count >= need)
     spikes: list[int] = []
     nl: list[int] = []

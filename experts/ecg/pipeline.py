@@ -243,7 +243,7 @@ def _rhythm_measurements(an: Analysis, ms: MeasurementSet) -> None:
 
 def _pacing(an: Analysis, ms: MeasurementSet) -> None:
     """Pacemaker spikes on the signal as read (before any filter) and the beats they capture (pacing.py)."""
-    from experts.ecg.pacing import analyse_pacing
+    from experts.ecg.pacing import MIN_FS, analyse_pacing
 
     rec, beats, rr = an.record, an.beats, an.rr
     assert beats is not None and rr is not None
@@ -253,13 +253,15 @@ def _pacing(an: Analysis, ms: MeasurementSet) -> None:
     sub = rec.subset(usable)
     pf = analyse_pacing(sub.signals, sub.lead_names, sub.fs, beats.r_peaks)
     an.pacing = pf
-    if sub.fs < 250:
-        an.warnings.append(f"Sampling rate {sub.fs:g} Hz: pacing spikes (< 1 ms) cannot be seen, pacing was not assessed.")
+    if sub.fs < MIN_FS or len(pf.leads) < 2:
+        an.warnings.append(f"Pacing was not assessed: a pacing spike must be seen in several leads at once at ≥ {MIN_FS:g} Hz "
+                           f"(here {len(pf.leads)} lead(s) at {sub.fs:g} Hz).")
         return
     n = len(beats.r_peaks)
     span, leads = rr.span_s, pf.leads
     how = ("spike = one-sample jump ≥ 0.05 mV and ≥ 8× the lead's sample-to-sample noise that turns back at once (or is held by the "
-           f"recorder), in ≥ 3 independent leads at the same sample, on the unfiltered signal at {sub.fs:g} Hz")
+           "recorder), or a 1–2 sample deflection gone 3 samples later, in ≥ 3 independent leads (both of 2) at the same sample, "
+           f"on the unfiltered signal at {sub.fs:g} Hz")
     ms.add("pacing_spike_count", "Pacing spikes", float(len(pf.spikes)), "1", how, leads=leads, span_s=span)
     ms.add("pacing_v_paced_beats", "Ventricular-paced beats", float(len(pf.v_paced_beats)), "1",
            "QRS complexes whose R peak follows a ventricular pacing spike (QRS slope within 60 ms of it) by ≤ 400 ms; " + how,

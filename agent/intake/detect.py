@@ -132,6 +132,8 @@ def _dicom(p: Path, name: str, head: bytes) -> DetectedFile | None:
                 "dicom_modality": modality_tag,
                 "study_uid": str(getattr(ds, "StudyInstanceUID", "")),
                 "series_uid": str(getattr(ds, "SeriesInstanceUID", "")),
+                "series_number": str(getattr(ds, "SeriesNumber", "") or ""),
+                "series_description": str(getattr(ds, "SeriesDescription", "") or "").strip(),
                 "frames": int(getattr(ds, "NumberOfFrames", 1) or 1),
             }
     except (InvalidDicomError, OSError, ValueError, EOFError, KeyError, TypeError, AttributeError) as exc:

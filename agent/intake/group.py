@@ -197,7 +197,7 @@ def intake(paths: list[str | Path], display_names: dict[str, str] | None = None)
                 modality=Modality.CMR,
                 files=[m.path for m in members],
                 display_names=[m.display_name for m in members],
-                description=f"DICOM MR series ({len(members)} images)",
+                description=mr_series_description(members),
                 meta={"format": "dicom", "series_uid": uid},
             )
         )
@@ -266,3 +266,13 @@ def intake(paths: list[str | Path], display_names: dict[str, str] | None = None)
         s.study_id = f"{s.modality.value}-{counters[s.modality]}"
     result.studies = studies
     return result
+
+
+def mr_series_description(members: list[DetectedFile]) -> str:
+    """'DICOM MR series 300 "SAX cine" (240 images)': the number and
+    description a reader finds the series by in the PACS (provenance names
+    the series, not one of its files), each only when the files carry it."""
+    number = next((str(m.meta.get("series_number")) for m in members if m.meta.get("series_number")), "")
+    text = next((str(m.meta.get("series_description")) for m in members if m.meta.get("series_description")), "")
+    label = " ".join(x for x in (number, f"“{text}”" if text else "") if x)
+    return f"DICOM MR series {label} ({len(members)} images)" if label else f"DICOM MR series ({len(members)} images)"

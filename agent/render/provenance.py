@@ -87,7 +87,12 @@ def series_source(section, study=None) -> str:
     n_phases = max([int(x) for loc in locs for x in _PHASE_OF.findall(loc)] or [len({i for m in section.measurements for i in m.evidence.phases})])
     shape = " × ".join(x for x in (f"{n_slices} slices" if n_slices > 1 else "", f"{n_phases} phases" if n_phases > 1 else "") if x)
     desc = (getattr(study, "description", "") or "").strip()
-    name = "" if not desc or re.fullmatch(r"DICOM( \w+)? series \(\d+ \w+\)", desc) else f" {desc}"
+    # intake writes 'DICOM MR series 300 “SAX cine” (240 images)': keep the number/description
+    labelled = re.fullmatch(r"DICOM(?: \w+)? series(?: (?P<label>.+?))? \(\d+ \w+\)", desc)
+    if labelled:
+        name = f" {labelled.group('label')}" if labelled.group("label") else ""
+    else:
+        name = f" {desc}" if desc else ""
     return f"DICOM series{name} ({len(files)} files" + (f", {shape}" if shape else "") + ")"
 
 

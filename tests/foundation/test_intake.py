@@ -150,3 +150,17 @@ def test_missing_path_and_display_names(tmp_path):
     r = intake([p, tmp_path / "nope.hea"], display_names={str(p): "patient001_4d.nii.gz"})
     assert r.studies[0].display_names == ["patient001_4d.nii.gz"]
     assert r.problems[0].problem == "no such file or folder"
+
+
+def test_mr_series_is_described_by_its_number_and_description():
+    """Provenance names the series the way a reader finds it in the PACS."""
+    from agent.intake.detect import DetectedFile
+    from agent.intake.group import mr_series_description
+
+    def f(i: int, number: str, text: str) -> DetectedFile:
+        return DetectedFile(path=f"/x/{i}.dcm", display_name=f"{i}.dcm", kind="dicom", modality=Modality.CMR,
+                            meta={"series_number": number, "series_description": text})  # fmt: skip
+
+    assert mr_series_description([f(1, "300", "SAX cine"), f(2, "300", "SAX cine")]) == "DICOM MR series 300 “SAX cine” (2 images)"
+    assert mr_series_description([f(1, "300", "")]) == "DICOM MR series 300 (1 images)"
+    assert mr_series_description([f(1, "", "")]) == "DICOM MR series (1 images)"

@@ -96,9 +96,10 @@ def test_sunnybrook_series_report_names_the_series_in_md_html_and_json(tmp_path)
     md = (out / "report.md").read_text()
     html = (out / "report.html").read_text()
     assert "1.dcm, 10.dcm, 100.dcm" not in md and "1.dcm, 10.dcm, 100.dcm" not in html
-    assert "Files: DICOM series (" in md and ", 1.dcm – " in md
+    # Sunnybrook carries SeriesNumber 300 (no description): the series is named by it
+    assert "Files: DICOM series 300 (" in md and ", 1.dcm – " in md
     assert "| 1.dcm; short-axis cine: LV pool" not in md
-    assert "DICOM series (" in html and "<details class='files'>" in html
+    assert "DICOM series 300 (" in html and "<details class='files'>" in html
     import json
 
     r = json.loads((out / "report.json").read_text())

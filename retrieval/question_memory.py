@@ -41,11 +41,14 @@ MEMORY_SOURCES: tuple[tuple[str, tuple[str, ...]], ...] = (
     # evaluated once at 8f3bde5 (retrieval/README.md, "Session 3"), then added
     ("heldout_v4a.jsonl", ("heldout4",)),
     ("heldout_v4b.jsonl", ("heldout4",)),
+    # evaluated once at 72e65ce (retrieval/README.md, "Fifth blind set"), then added
+    ("heldout_v5.jsonl", ("heldout5",)),
 )
 # Split names of blind sets being written or not yet evaluated: a row with
-# one of these in a memory source is refused. heldout4 left this list when it
-# had been evaluated; name the next blind set here before writing it.
-BLIND_SPLITS: frozenset[str] = frozenset({"heldout5"})
+# one of these in a memory source is refused. heldout4 and heldout5 left this
+# list when they had been evaluated; name the next blind set here before
+# writing it.
+BLIND_SPLITS: frozenset[str] = frozenset({"heldout6"})
 # Settings chosen by leave-one-set-out cross-validation over the three seen
 # sets (each set answered by a memory of the other two; see
 # retrieval/QUESTION_MEMORY.md): the 8 nearest past questions vote, rank-

@@ -33,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-GROUPS = {"v1": ("tune", "heldout"), "v2": ("heldout2",), "v3": ("heldout3",), "v4": ("heldout4",)}
+GROUPS = {"v1": ("tune", "heldout"), "v2": ("heldout2",), "v3": ("heldout3",), "v4": ("heldout4",), "v5": ("heldout5",)}
 K_GRID = (3, 5, 7, 10, 20)
 DENSE_GRID = (0.6, 0.8, 1.0)
 MEMORY_GRID = (0.0, 0.4, 0.5, 0.6, 0.8)

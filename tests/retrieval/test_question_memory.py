@@ -26,7 +26,7 @@ def test_shipped_memory_holds_only_seen_sets_and_known_statements():
 
     questions = load_memory_questions()
     splits = {q.split for q in questions}
-    assert splits == {"tune", "heldout", "heldout2", "heldout3", "heldout4"}
+    assert splits == {"tune", "heldout", "heldout2", "heldout3", "heldout4", "heldout5"}
     assert not splits & question_memory.BLIND_SPLITS
     # every question file in the folder is either a memory source or named blind
     sources = {name for name, _ in question_memory.MEMORY_SOURCES}
@@ -127,7 +127,7 @@ def test_fingerprint_follows_the_memory_sources(tmp_path):
     assert memory_fingerprint(tmp_path) != before
     # a file that is not a memory source (e.g. a blind set being written) does not count
     changed = memory_fingerprint(tmp_path)
-    _write(tmp_path, "heldout_v5.jsonl", [{"id": "c1", "query": "b", "relevant": ["x"], "split": "heldout5"}])
+    _write(tmp_path, "heldout_v6.jsonl", [{"id": "d1", "query": "b", "relevant": ["x"], "split": "heldout6"}])
     assert memory_fingerprint(tmp_path) == changed
 
 

@@ -356,10 +356,10 @@ def render_panel(report: Report, downloads_note: str = "") -> str:
         if key:
             a(f"<div class='ca-evh'>Key measurements ({len(key)})</div>" + measurement_table(key, section_quality=q.verdict, series=src.series))
         for i, art in enumerate(x for x in s.artifacts if x.media_type == "image/png"):
-            src = image_data_uri(art.path)
+            data_uri = image_data_uri(art.path)
             fid = anchor("f", f"{s.study_id}-{i}")
-            if src:
-                a(f"<figure class='ca-fig' id='{fid}'><img alt='{e(art.title)}' src='{src}'><figcaption>{e(art.title)}</figcaption></figure>")
+            if data_uri:
+                a(f"<figure class='ca-fig' id='{fid}'><img alt='{e(art.title)}' src='{data_uri}'><figcaption>{e(art.title)}</figcaption></figure>")
             elif Path(art.path).is_file():
                 a(f"<p class='ca-muted' id='{fid}'>Figure “{e(art.title)}” is too large to show inline ({e(Path(art.path).name)} in the case folder).</p>")
             else:

@@ -89,6 +89,8 @@ def parse_field(value: float | str | None, field_name: str) -> float | None:
         text = value.strip()
         m = _NUMBER.match(re.sub(r"\s+", " ", text))
         units = _UNITS.get(field_name, {"": 1.0})
+        if re.fullmatch(r"[−-]\s*\d+(?:[.,]\d+)?\s*\w*", text):
+            raise ValueError(f"{field_name}: {text[:20]!r} cannot be negative ({_EXAMPLE.get(field_name, 'a number')})")
         if m is None or m.group(2).lower().rstrip(".") not in units:
             expected = _EXAMPLE.get(field_name, "a number")
             raise ValueError(f"{field_name}: {text[:20]!r} is not a number ({expected})")

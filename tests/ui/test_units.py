@@ -109,6 +109,8 @@ def test_context_form_lists_every_bad_field_and_reads_units():
         ContextForm(height_cm="300").to_context(None)
     with pytest.raises(ValueError, match="weight: '176 lb' is not a number"):
         ContextForm(weight_kg="176 lb").to_context(None)
+    with pytest.raises(ValueError, match="weight: '-5' cannot be negative"):
+        ContextForm(weight_kg="-5").to_context(None)
 
 
 def test_progress_log_folds_events_into_nested_messages():

@@ -41,12 +41,14 @@ def _sinus_rules(p_conds: tuple[Cond, ...], how: str) -> list[Rule]:
             all_of=p_conds + (Cond("heart_rate", "<", {"any": 50.0}, "/min", REFS["sinus_bradycardia"]),),
             # with second- or third-degree AV block the slow ventricular rate is the block's, not the sinus node's
             excludes=("atrial_fibrillation", "atrial_flutter", "atrial_paced_rhythm") + AV_BLOCKS,
+            indeterminate_with=SINUS_IF_VPACED,
             explanation="Sinus P waves precede the QRS complexes and the rate is below the bradycardia limit" + how + ".",
         ),
         Rule(
             key="sinus_tachycardia", label="Sinus tachycardia", category="rhythm",
             all_of=p_conds + (Cond("heart_rate", ">", {"any": 100.0}, "/min", REFS["sinus_tachycardia"]),),
             excludes=("atrial_fibrillation", "atrial_flutter", "atrial_paced_rhythm"),
+            indeterminate_with=SINUS_IF_VPACED,
             explanation="Sinus P waves precede the QRS complexes and the rate is above the tachycardia limit" + how + ".",
         ),
         Rule(
@@ -56,6 +58,7 @@ def _sinus_rules(p_conds: tuple[Cond, ...], how: str) -> list[Rule]:
                 Cond("heart_rate", "<=", {"any": 100.0}, "/min", REFS["sinus_tachycardia"]),
             ),
             excludes=("sinus_bradycardia", "sinus_tachycardia", "atrial_fibrillation", "atrial_flutter", "atrial_paced_rhythm"),
+            indeterminate_with=SINUS_IF_VPACED,
             explanation="Sinus P waves precede the QRS complexes at a rate between the bradycardia and tachycardia limits" + how + ".",
         ),
     ]
@@ -169,6 +172,17 @@ PACED_WHY = (
     "pacing site and the programmed delay, not the patient's own conduction (pacing-spike detection, see pacing.py)"
 )
 IF_VPACED = ((VPACED, PACED_WHY),)
+# sinus statements next to ventricular pacing: the P wave before each QRS may be the one the pacemaker tracks
+SINUS_IF_VPACED = ((VPACED,
+                    "ventricular-paced rhythm: a P wave before each paced QRS is what atrial-sensed (P-synchronous) pacing "
+                    "produces — at most ventricular pacing tracking sinus P waves — so the P–QRS pairing does not show sinus "
+                    "conduction and sinus rhythm is not stated (the atrial rhythm is not classified)"),)
+# QT/QTc during atrial fibrillation: the RR interval changes from beat to beat
+QT_IN_AF_WHY = (
+    "atrial fibrillation: the RR interval varies from beat to beat, so QT and its rate correction on a median beat with one "
+    "median RR are unreliable (the AHA/ACCF/HRS 2009 Part IV passages in the corpus give QTc limits and rate-correction "
+    "formulae but no method for AF; treating QTc in AF as limited is " + OPERATIONAL + ")"
+)
 
 
 def paced_rules() -> list[Rule]:
@@ -432,7 +446,8 @@ def qt_rules(qtc_formula: str) -> list[Rule]:
             key="long_qtc", label="Prolonged QTc", category="repolarisation",
             all_of=(Cond(m, ">=", {"male": 450.0, "female": 460.0}, "ms", REFS["qtc"], f"QTc by {qtc_formula.capitalize()}"),),
             indeterminate_with=((VPACED, "paced rhythm: the wide paced QRS lengthens the QT through slower depolarisation; QT must be "
-                                 "adjusted for QRS duration or judged from the JT interval (AHA/ACCF/HRS 2009 Part IV)"),),
+                                 "adjusted for QRS duration or judged from the JT interval (AHA/ACCF/HRS 2009 Part IV)"),
+                                ("atrial_fibrillation", QT_IN_AF_WHY)),
             explanation="QTc at or above the sex-specific limit (QT prolongation from a wide QRS must be judged clinically).",
         ),
         Rule(
@@ -443,6 +458,7 @@ def qt_rules(qtc_formula: str) -> list[Rule]:
                      "QT taken across the 8 independent leads of a 12-lead ECG: on fewer leads the latest T end may be missed "
                      "and QT is biased short (8 leads is " + OPERATIONAL + ")"),
             ),
+            indeterminate_with=(("atrial_fibrillation", QT_IN_AF_WHY),),
             explanation="QTc at or below 390 ms, measured across a full 12-lead set.",
         ),
     ]

@@ -137,6 +137,7 @@ def analyze_record(
         result = evaluate(rules, ms.items, patient, study_id, source)
         an.statements = result.statements
         _label_paced_intervals(an, ms, study_id)
+        _limit_qt_in_af(an, ms, study_id)
     an.warnings.extend(ms.warnings)
     if config.make_plot and config.output_dir is not None:
         _plot(an, study_id, ms, config.output_dir)
@@ -144,21 +145,86 @@ def analyze_record(
 
 
 PACED_INTERVALS = ("qrs_duration", "qt_interval", "qtc_bazett", "qtc_fridericia", "qtc_framingham", "qrs_axis", "t_axis", "pr_interval")
+QT_NAMES = ("qt_interval", "qtc_bazett", "qtc_fridericia", "qtc_framingham")
+PACED_NO_RANGE = "native reference range not applicable to paced complexes (no normal/abnormal flag)"
+AF_QT_MIN_BURDEN = 50.0  # % of the record in AF-like rhythm from which QT/QTc are limited even without an AF statement
+
+
+def _median_beat_paced(an: Analysis) -> tuple[int, int]:
+    """(beats of the median beat that follow a ventricular pacing spike, beats in the median beat)."""
+    mb, pf, beats = an.median_beat, an.pacing, an.beats
+    if mb is None or pf is None or beats is None:
+        return 0, 0
+    paced_r = beats.r_peaks[np.asarray(getattr(pf, "v_paced_beats", []), dtype=int)]
+    tol = 0.03 * an.record.fs  # the median beat re-aligns each beat by ≤ 20 ms
+    used = np.asarray(mb.beats_used)
+    n = int(sum(1 for u in used if paced_r.size and np.min(np.abs(paced_r - u)) <= tol))
+    return n, int(used.size)
 
 
 def _label_paced_intervals(an: Analysis, ms: MeasurementSet, study_id: str) -> None:
-    """On a ventricular-paced rhythm the intervals stay measured but say they are of paced complexes."""
+    """On a ventricular-paced rhythm the intervals stay measured but say they are of paced complexes.
+
+    Their native reference ranges (and flags) are removed: PR, QRS, QTc and axis limits are for native conduction. When
+    not every beat of the median beat follows a visible pacing spike, the label says the median beat is mixed."""
     if not any(st.id == f"{study_id}.ventricular_paced_rhythm" and st.status == "present" for st in an.statements):
         return
+    n_paced, n_used = _median_beat_paced(an)
+    mixed = n_used > 0 and n_paced < n_used
+    tag = (f" (paced rhythm; mixed median beat: {n_paced} of {n_used} beats follow a visible pacing spike)" if mixed
+           else " (paced complexes)")
     for name in PACED_INTERVALS:
         m = ms.items.get(name)
-        if m is not None:
-            ms.items[name] = m.model_copy(update={
-                "label": m.label + " (paced complexes)",
-                "method": m.method + "; measured on ventricular-paced beats: describes the paced QRS/T, not native conduction",
-            })
-    an.warnings.append("Ventricular-paced rhythm: QRS duration, QT/QTc and axes describe paced complexes; conduction, LVH-voltage, "
-                       "AV-block and ischaemia criteria are reported as indeterminate.")
+        if m is None:
+            continue
+        how = ("median beat of paced and other beats: the others have the dominant QRS shape but no pacing spike was seen before "
+               "them, so this may mix paced with native or fusion complexes" if mixed
+               else "measured on ventricular-paced beats: describes the paced QRS/T, not native conduction")
+        loc = m.evidence.location
+        if mixed and loc:
+            loc = f"{loc} ({n_paced} after a ventricular pacing spike)"
+        ms.items[name] = m.model_copy(update={
+            "label": m.label + tag,
+            "method": m.method + "; " + how + "; " + PACED_NO_RANGE,
+            "reference_range": None,
+            "flag": None,
+            "evidence": m.evidence.model_copy(update={"location": loc}),
+        })
+    an.warnings.append("Ventricular-paced rhythm: QRS duration, PR, QT/QTc and axes describe paced complexes and are not compared "
+                       "with native reference ranges; conduction, LVH-voltage, AV-block and ischaemia criteria and sinus rhythm "
+                       "are reported as indeterminate."
+                       + (f" Only {n_paced} of the {n_used} beats of the median beat follow a visible pacing spike." if mixed else ""))
+
+
+def _limit_qt_in_af(an: Analysis, ms: MeasurementSet, study_id: str) -> None:
+    """QT/QTc during atrial fibrillation: the RR varies beat to beat, so a median-beat QT and its rate correction are
+    unreliable. QT/QTc become `limited`, their flag is withdrawn and the reference says why (criteria_table.QT_IN_AF_WHY)."""
+    from experts.ecg.criteria_table import QT_IN_AF_WHY
+
+    af = any(st.id == f"{study_id}.atrial_fibrillation" and st.status in ("present", "indeterminate") for st in an.statements)
+    burden = ms.value("af_burden")
+    if not af and not (burden is not None and burden >= AF_QT_MIN_BURDEN):
+        return
+    done = False
+    for name in QT_NAMES:
+        m = ms.items.get(name)
+        if m is None:
+            continue
+        rr = m.reference_range
+        if rr is not None:
+            pop = (rr.population + "; " if rr.population else "") + "not applied during atrial fibrillation (RR varies)"
+            rr = rr.model_copy(update={"population": pop})
+        ms.items[name] = m.model_copy(update={
+            "label": m.label + " (atrial fibrillation: limited)" if "(atrial fibrillation" not in m.label else m.label,
+            "method": m.method + "; limited: " + QT_IN_AF_WHY,
+            "quality": "limited" if m.quality == "usable" else m.quality,
+            "flag": None,
+            "reference_range": rr,
+        })
+        done = True
+    if done:
+        an.warnings.append("QT/QTc during atrial fibrillation are limited: the RR interval varies from beat to beat, so the "
+                           "median-beat QT and its rate correction are unreliable; they are not classified normal or abnormal.")
 
 
 def _plot(an: Analysis, study_id: str, ms: MeasurementSet, output_dir: Path) -> None:
@@ -177,7 +243,15 @@ def _plot(an: Analysis, study_id: str, ms: MeasurementSet, output_dir: Path) -> 
     except Exception as exc:  # a plot must never sink the analysis
         an.warnings.append(f"The ECG printout could not be drawn ({type(exc).__name__}: {exc}).")
         return
-    an.artifacts.append(Artifact(kind="plot", title="12-lead ECG printout with median beats", path=str(path), media_type="image/png"))
+    an.artifacts.append(Artifact(kind="plot", title=printout_caption(an.record), path=str(path), media_type="image/png"))
+
+
+def printout_caption(record: ECGRecord) -> str:
+    """The figure caption by the leads actually drawn (a 1-lead record is not a 12-lead printout)."""
+    n = len(record.lead_names)
+    if n == 1:
+        return f"Single-lead ECG strip ({record.lead_names[0]}) with median beat"
+    return f"{n}-lead ECG printout with median beats"
 
 
 def _single_unnamed_lead(record: ECGRecord) -> bool:
@@ -231,7 +305,8 @@ def _rhythm_measurements(an: Analysis, ms: MeasurementSet) -> None:
             an.warnings.append("P waves could not be assessed (too few beats or too fast a rate).")
         else:
             method = "P-wave template 240 ms ending 20 ms before QRS onset; a beat counts when r ≥ 0.5 and amplitude ≥ half the template's"
-            ms.add("p_wave_beats", "Beats with a P wave before the QRS", pw.fraction_with_p * 100.0, "%", method,
+            ms.add("p_wave_beats", f"QRS complexes with a P-wave-shaped deflection in the 240 ms before them (lead {lead} template)",
+                   pw.fraction_with_p * 100.0, "%", method,
                    leads=[lead], span_s=span, location=f"{pw.n_beats} beats", decimals=0)
             ms.add("p_wave_amplitude", f"P-wave amplitude (lead {lead})", pw.template_amplitude_mv, "mV",
                    "signed peak of the median-beat P-wave template relative to the PR segment", leads=[lead], span_s=span,
@@ -348,7 +423,8 @@ def _av_relationship(an: Analysis, ms: MeasurementSet) -> None:
                                                               location=where, decimals=decimals)
     add("av_atrial_rate", "Atrial (P-wave) rate", av.atrial_rate, "/min")
     add("av_atrial_ventricular_ratio", "Atrial rate / ventricular rate", av.atrial_ventricular_ratio, "1", 2)
-    add("av_conducted_ratio", "P waves followed by their QRS", 100.0 * av.conducted_ratio, "%")
+    add("av_conducted_ratio", "Atrial waves of the QRS-T-cancelled residual with a QRS 50–450 ms after them (share of those waves)",
+        100.0 * av.conducted_ratio, "%")
     if av.pq_ms:
         add("av_pq_min", "Shortest P–QRS interval (P peak to QRS onset)", min(av.pq_ms), "ms")
         add("av_pq_max", "Longest P–QRS interval (P peak to QRS onset)", max(av.pq_ms), "ms")

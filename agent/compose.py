@@ -261,6 +261,118 @@ def _other_technique(p: GuidelinePassage, modality: Modality | None) -> bool:
     return own not in p.topics and bool(others & set(p.topics))
 
 
+# Case measurement name -> the measurement name of retrieval.numeric (which
+# parses the ranges a passage states): the same concept under another name.
+# Per-lead amplitudes and durations are not mapped: a passage's "Q wave ≥ 40 ms"
+# is not about one lead the case happened to measure.
+NUMERIC_ALIASES = {"qtc_bazett": "qtc", "qtc_fridericia": "qtc", "qtc_framingham": "qtc", "p_duration": "p_wave_duration"}
+# Axis deviation has a side: left posterior fascicular block is a right axis
+# deviation, left anterior fascicular block a left one.
+AXIS_SIDE: dict[str, re.Pattern] = {
+    "left": re.compile(r"\b(left\s+axis\s+deviation|left\s+anterior\s+fascicular\s+block|LAFB)\b", re.I),
+    "right": re.compile(r"\b(right\s+axis\s+deviation|left\s+posterior\s+fascicular\s+block|LPFB)\b", re.I),
+}
+DEGREE = r"([+−-]?\d+(?:\.\d+)?)\s*°"
+AXIS_RANGE = re.compile(rf"{DEGREE}\s*(?:and|to|–|—|-)\s*{DEGREE}")
+AXIS_SENTENCE = re.compile(r"\baxis\b", re.I)
+FASCICULAR = re.compile(r"\bfascicular\b|\b(LAFB|LPFB|hemiblock)\b", re.I)
+VENTRICULAR_PACED = "ventricular_paced_rhythm"
+
+
+def case_quantities(sections: list[ModalitySection]) -> list:
+    """The case's values as retrieval.numeric quantities (usable studies only),
+    in the unit family retrieval.numeric uses; a value in a unit it cannot
+    convert is left out."""
+    from retrieval.numeric import MEASUREMENTS, UNITS, Quantity
+
+    out = []
+    for s in sections:
+        if s.quality.verdict == "non_diagnostic":
+            continue
+        for m in s.measurements:
+            name = NUMERIC_ALIASES.get(m.name, m.name)
+            if name not in MEASUREMENTS or m.value is None:
+                continue
+            family = MEASUREMENTS[name][0]
+            unit = (m.unit or "").strip()
+            if unit in ("", "1"):
+                factor = 1.0 if family == "1" else None
+            else:
+                fam, factor = UNITS.get(unit.lower(), (None, None))
+                factor = factor if fam == family else None
+            if factor is not None:
+                out.append(Quantity(name, float(m.value) * factor))
+    return list(dict.fromkeys(out))
+
+
+def _range_excludes(p: GuidelinePassage, quantities: list) -> bool:
+    """The passage states a range or threshold for a measurement the case
+    measured, and no value the case has for it (QTc by each formula, LVEF by
+    each study) lies in any of the passage's ranges for it ('pacing for a PR
+    above 300 ms' with a PR of 214 ms). A passage that defines the finding
+    states the range the value is in, and stays."""
+    from retrieval.numeric import NumericIndex, Quantity
+
+    index = NumericIndex({p.id: p.text})
+    by_name: dict[str, list[float]] = {}
+    for q in quantities:
+        by_name.setdefault(q.measurement, []).append(q.value)
+    return any(
+        all(index.conflicts(p.id, [Quantity(name, v)]) for v in values) for name, values in by_name.items()
+    )
+
+
+def _axis_ranges(text: str) -> list[tuple[float, float]]:
+    """Frontal-axis ranges a passage states in degrees ('axis between 90° and 180°')."""
+    from agent.verifier import split_sentences
+
+    out = []
+    for sentence in split_sentences(text):
+        if not AXIS_SENTENCE.search(sentence):
+            continue
+        for m in AXIS_RANGE.finditer(sentence):
+            a, b = (float(x.replace("−", "-")) for x in m.groups())
+            out.append((min(a, b), max(a, b)))
+    return out
+
+
+def _other_axis(st: Statement, p: GuidelinePassage, axis_values: list[float], paced: bool) -> bool:
+    """An axis finding (or a fascicular block) does not take a passage about
+    the other side's deviation (LPFB, 'right axis deviation' for a left axis
+    deviation), nor — unless the passage names the finding itself — one whose
+    frontal-axis ranges all exclude the measured axis (LAFB's −45° to −90° for
+    an axis of −35°). On a ventricular-paced
+    rhythm the axis is the paced QRS's: a passage about fascicular block (its
+    section) is not its context."""
+    own = _named(AXIS_SIDE, st.label)
+    is_axis = bool(own) or any(c.measurement_id.split(".")[-1] == "qrs_axis" for c in st.criteria)
+    if not is_axis:
+        return False
+    text = p.text + " " + p.section
+    if paced and FASCICULAR.search(p.section) and not FASCICULAR.search(st.label):
+        return True
+    theirs = _named(AXIS_SIDE, text)
+    if own and theirs and not (own & theirs):
+        return True
+    if re.search(rf"\b{re.escape(st.label)}\b", text, re.I):
+        return False  # it names the finding itself (the axis nomenclature defining LAD)
+    ranges = _axis_ranges(p.text)
+    if ranges and axis_values:
+        return not any(lo <= v <= hi for v in axis_values for lo, hi in ranges)
+    return False
+
+
+def _unmet_criterion(st: Statement, p: GuidelinePassage) -> bool:
+    """A finding met by one of several criteria (LVH by Cornell, not by
+    Sokolow-Lyon) does not take the passage about a criterion it did not meet."""
+    met = {c.measurement_id.split(".")[-1] for c in st.criteria if c.met}
+    unmet = {c.measurement_id.split(".")[-1] for c in st.criteria if not c.met} - met
+    if not met or not unmet:
+        return False
+    about = set(p.measurements) & (met | unmet)
+    return bool(about) and about <= unmet
+
+
 def relevant_passages(
     st: Statement,
     passages: list[GuidelinePassage],
@@ -268,6 +380,9 @@ def relevant_passages(
     modality: Modality | None = None,
     case_measurements: set[str] | None = None,
     hf_established: bool | None = None,
+    quantities: list | None = None,
+    axis_values: list[float] | None = None,
+    ventricular_paced: bool = False,
 ) -> list[GuidelinePassage]:
     """Keep passages that speak of the finding itself.
 
@@ -301,6 +416,14 @@ def relevant_passages(
     recommendation premised on heart failure (SGLT2 inhibitors in HFmrEF): a
     reduced LVEF is not the clinical syndrome. Definitions and LVEF grading
     passages (no class) remain.
+
+    With `quantities` (the case's values, `case_quantities`), a passage whose
+    stated ranges for a measured value all exclude it is dropped ('pacing for
+    a PR above 300 ms' with a PR of 214 ms; `_range_excludes`). An axis
+    finding keeps its side and, with `axis_values`, its range; with
+    `ventricular_paced`, it takes no fascicular-block passage (`_other_axis`).
+    A finding met by one criterion of several takes no passage about a
+    criterion it did not meet (`_unmet_criterion`).
     """
     from agent.verifier import concepts_in, statement_concepts
 
@@ -327,6 +450,12 @@ def relevant_passages(
         if "bundle_branch_block" in wanted and bool(INCOMPLETE.search(st.label)) != bool(INCOMPLETE.search(p.section)):
             continue
         if _other_technique(p, modality):
+            continue
+        if quantities and _range_excludes(p, quantities):
+            continue
+        if _other_axis(st, p, axis_values or [], ventricular_paced):
+            continue
+        if _unmet_criterion(st, p):
             continue
         if (
             hf_established is False
@@ -383,6 +512,10 @@ def compose(
         case_concepts |= _named(PREMISE_CONDITIONS, own_text) | _named(ST_POLARITY, own_text)
     case_measurements = {m.name for s in sections if s.quality.verdict != "non_diagnostic" for m in s.measurements}
     hf = _hf_established(case_concepts, context)
+    quantities = case_quantities(sections)
+    usable = [s for s in sections if s.quality.verdict != "non_diagnostic"]
+    axis_values = [m.value for s in usable for m in s.measurements if m.name == "qrs_axis" and m.value is not None]
+    paced = any(st.id.split(".")[-1] == VENTRICULAR_PACED for st in present_all)
     # the verifier's own check picks the most informative guideline line that passes it
     evidence = CaseEvidence.build(
         [m for s in sections for m in s.measurements], [st for s in sections for st in s.statements], pool, supplied
@@ -404,7 +537,12 @@ def compose(
                 ImpressionItem(text=text, statement_ids=[st.id], measurement_ids=ids, kind="finding")
             )
             shown: set[str] = set()
-            for p in relevant_passages(st, passages_for.get(st.id, []), case_concepts, section.modality, case_measurements, hf):
+            shown_text: set[str] = set()
+            kept = relevant_passages(
+                st, passages_for.get(st.id, []), case_concepts, section.modality, case_measurements, hf,
+                quantities, axis_values, paced,
+            )
+            for p in kept:
                 if p.id in reserved or p.id.startswith(suppressed.get(st.id, ())) or p.id in shown:
                     continue  # a synthesis rule cites it, or explains why it does not apply
                 if p.id in shared and not _single_study(p, section.modality):
@@ -418,6 +556,9 @@ def compose(
                     )
                 else:
                     text = f"Local document on {st.label} (supplied by the user, quoted as data): {p.source_file or p.id}."
+                if text in shown_text:
+                    continue  # two passages reading alike for one finding: one line
+                shown_text.add(text)
                 draft.impression.append(
                     ImpressionItem(
                         text=text,

@@ -43,6 +43,18 @@ class CaseView:
     record: CaseRecord | None  # None: not run yet (interrupted batch)
     report: Report | None = None
     error: str | None = None
+    report_file: str | None = None  # the report to open, relative to the batch folder
+
+
+# What the cohort's `report` column links to: the first of these the case wrote.
+REPORT_PREFERENCE = ("report.html", "report.md", "report.json")
+
+
+def report_link(case_dir: Path, case_id: str) -> str | None:
+    """'cases/<id>/report.html' if written, else the Markdown, else the JSON
+    (a batch run with --formats json,md has no HTML to point at)."""
+    name = next((n for n in REPORT_PREFERENCE if (case_dir / n).is_file()), None)
+    return f"cases/{case_id}/{name}" if name else None
 
 
 @dataclass
@@ -62,6 +74,7 @@ def collect(cases: list[CaseSpec], settings: BatchSettings) -> list[CaseView]:
         if record is not None and record.status == "ok":
             try:
                 view.report = Report.model_validate_json((case_dir / "report.json").read_text(encoding="utf-8"))
+                view.report_file = report_link(case_dir, spec.case_id)
             except (OSError, ValueError) as exc:
                 view.error = f"report.json unreadable: {exc}"
         views.append(view)
@@ -91,7 +104,8 @@ def build_tables(views: list[CaseView]) -> Tables:
             row["findings"] = "; ".join(st.label for st in rep.statements() if st.status == "present")
             row["n_measurements"] = len(rep.measurements())
             row["inputs_not_used"] = len(rep.rejected_inputs)
-            row["report"] = f"cases/{v.spec.case_id}/report.html"
+            if v.report_file:
+                row["report"] = v.report_file
             seen_modality: set[str] = set()
             for s in rep.sections:
                 mod = s.modality.value

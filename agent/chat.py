@@ -342,6 +342,32 @@ def measurement_sentence(m: Measurement) -> str:
     return text + "."
 
 
+SOURCE_QUESTION = re.compile(
+    r"\b(which|what)\s+(files?|series|stud(y|ies)|images?|records?|recordings?|inputs?|scans?|leads?|slices?|phases?)\b|\bfrom\s+(which|what|where)\b|"
+    r"\bmeasured\s+(from|on|in|with)\b|\bsources?\b|\bprovenance\b|\bwhere\b.*\b(from|measured|come|comes|taken)\b|"
+    r"\bhow\s+(was|were|is|are)\b.*\b(measured|calculated|computed|derived|obtained)\b|\bmethods?\b|\bwhich\s+tool\b",
+    re.I,
+)
+
+
+def measurement_source(view: CaseView, m: Measurement) -> str:
+    """Where a value comes from — study, series or file and the location in
+    it, tool, model and method — as the report's provenance rows say it
+    (`agent.render.provenance`), so the answer and the report cannot differ."""
+    from agent.render.provenance import measurement_row, section_source
+
+    report = view.report
+    section = next((s for s in report.sections if any(x.id == m.id for x in s.measurements)), None)
+    if section is None:  # a re-run's value: the study its id names
+        section = next((s for s in report.sections if s.study_id == m.id.split(".")[0]), None)
+    row = measurement_row(m, section_source(section, report).series if section is not None else "")
+    study = f"study {section.study_id} ({section.modality.display}), " if section is not None else ""
+    model = "; ".join(x for x in (f"model {row.model}" if row.model else "", row.weights) if x)
+    tool = f"tool {row.source}" + (f" ({model})" if model else "")
+    method = f"; method: {row.method.rstrip('.')}" if row.method else ""
+    return f"Source of {m.label} {_cite('M', [m.id])}: {study}{row.evidence}; {tool}{method}."
+
+
 def statement_sentences(st: Statement, measurements: dict[str, Measurement], ev: CaseEvidence | None = None) -> list[str]:
     """The statement and each criterion with value, operator, threshold and
     the guideline behind the threshold. A guideline title can itself trip
@@ -388,6 +414,9 @@ class _Draft:
     artifacts: list[Artifact] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     references: list[GuidelineRef] = field(default_factory=list)
+    # measurement id → where it was measured (the report's provenance rows);
+    # appended after verification for the measurements the kept answer cites
+    sources: dict[str, str] = field(default_factory=dict)
 
     def add_result(self, result: ExpertResult) -> None:
         """Keep what a re-run produced: its values, findings and figures."""
@@ -601,6 +630,115 @@ def premise_answer(view: CaseView, question: str, ev: CaseEvidence) -> _Draft | 
     return None
 
 
+# --- treatment built on a finding --------------------------------------------------------
+
+THERAPY = re.compile(r"\b(ICDs?|defibrillator\w*|implant\w*|pacemakers?|ablat\w*|anticoagula\w*|therap\w*|"
+                     r"treat\w*|medicat\w*|drugs?|prescri\w*|beta[-\s]?blockers?)\b", re.I)  # fmt: skip
+DEVICE = re.compile(r"\b(ICD|defibrillator|pacemaker|ablation|anticoagulation)\b", re.I)
+DEVICE_PHRASES = {"icd": "an ICD", "defibrillator": "a defibrillator", "pacemaker": "a pacemaker", "ablation": "ablation",
+                  "anticoagulation": "anticoagulation"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Syndrome:
+    """A syndrome that a routine ECG criterion of the same name is not: a
+    treatment question about 'the short QTc' is about the syndrome."""
+
+    name: str
+    measurements: list[str]
+    threshold: float  # at or below (the guideline's threshold for considering it)
+    unit: str
+    threshold_passage: str  # the guideline statement that gives the threshold
+    passages: list[str]  # every guideline statement on its diagnosis
+
+
+SYNDROMES: dict[str, Syndrome] = {
+    "short_qt": Syndrome("short QT syndrome", QTC_NAMES, 320.0, "ms", "esc-va-2022-sqts-320",
+                         ["esc-va-2022-sqts-320", "esc-va-2022-sqts-diagnosis"]),
+}  # fmt: skip
+
+
+def therapy_premise_answer(view: CaseView, question: str, ev_base: CaseEvidence) -> _Draft | None:
+    """'Is the short QTc a reason to start an ICD?': a treatment question built
+    on a finding. When the finding is absent, say so plainly; when the case
+    has only the ECG criterion of a syndrome's name (short QTc ≤ 390 ms), say
+    it is not the syndrome, with the value against the guideline's threshold.
+    Either way, say that nothing in the report supports the treatment on that
+    basis. None when the question is not of this kind (CRT has its own answer)."""
+    if not THERAPY.search(question) or CRT_QUESTION.search(question):
+        return None
+    concepts = concepts_in(question)
+    statements = view.report.statements()
+    present = {c for c in concepts if any(st.status == "present" and c in statement_concepts(st) for st in statements)}
+    absent = concepts - present
+    syndromes = [c for c in sorted(concepts) if c in SYNDROMES]
+    if not absent and not syndromes:
+        return None  # the finding is there: the criteria and guideline paths answer it
+    try:
+        curated = _curated_passages([pid for c in syndromes for pid in SYNDROMES[c].passages])
+    except Exception:
+        curated = {}
+    draft = _Draft(intent="statement", sentences=[], answered=True)
+    draft.passages = list(curated.values())
+    ev = CaseEvidence.build(ev_base.measurements.values(), ev_base.statements.values(),
+                            list(ev_base.passages.values()) + draft.passages, ev_base.supplied)  # fmt: skip
+    by_id = {m.id: m for m in view.measurements()}
+    basis: list[str] = []  # guideline ids the closing sentence may cite
+    for c in sorted(absent - set(syndromes)):
+        denied = [st for st in statements if st.status == "absent" and c in statement_concepts(st)]
+        if denied:
+            s = _first_ok([f"This case has no such finding: {st.label} was reported as absent by {st.source.tool} {_cite('S', [st.id])}." for st in denied[:1]], ev)
+        else:
+            s = "No tool reported the finding the question is built on as present in this case."
+        if s:
+            draft.sentences.append(s)
+    for c in syndromes:
+        spec = SYNDROMES[c]
+        values = [m for n in spec.measurements for m in by_id.values() if m.name == n]
+        st = next((x for x in statements if x.status == "present" and c in statement_concepts(x)), None)
+        st = st or next((x for x in statements if x.status == "absent" and c in statement_concepts(x)), None)
+        threshold_p = curated.get(spec.threshold_passage)
+        g = _cite("G", [threshold_p.id]) if threshold_p else ""
+        if st is not None and st.status == "present":
+            crit = next((cr for cr in st.criteria if by_id.get(cr.measurement_id) and cr.unit == spec.unit), None)
+            m = by_id.get(crit.measurement_id) if crit else None
+            sign = {">=": "≥", "<=": "≤"}.get(crit.operator, crit.operator) if crit else ""
+            detail = f" ({m.label} {m.with_unit()} {sign} {format_quantity(crit.threshold, crit.unit, m.decimals)})" if crit and m else ""
+            ids = _cite("S", [st.id]) + (_cite("M", [m.id]) if m else "")
+            s = _first_ok([f"The {st.label} reported here is the ECG interpretation criterion{detail}, not {spec.name}: this case has no {spec.name} finding {ids}.",
+                           f"The {st.label} reported here is an ECG interpretation criterion, not {spec.name}: this case has no {spec.name} finding {ids}."], ev)  # fmt: skip
+            if m is not None:
+                values = [m] + [x for x in values if x.id != m.id]
+        elif st is not None:
+            s = _first_ok([f"This case has no {spec.name} finding: {st.label} was reported as absent {_cite('S', [st.id])}."], ev)
+        else:
+            s = "No tool in this case reported that finding as present."
+        if s:
+            draft.sentences.append(s)
+        if values and threshold_p:
+            m = values[0] if st is not None and st.status == "present" else min(values, key=lambda x: x.value)
+            rel = "above" if m.value > spec.threshold else "at or below"
+            far = "far " if m.value - spec.threshold >= 40 else ""
+            thr = format_quantity(spec.threshold, spec.unit, 0)
+            st_cite = _cite("S", [st.id]) if st is not None else ""
+            s = _first_ok([f"{m.label} {m.with_unit()} is {far}{rel} the threshold of {thr} at which the guideline says {spec.name} should be considered {_cite('M', [m.id])}{st_cite}{g}.",
+                           f"{m.label} {m.with_unit()} is {far}{rel} the guideline threshold of {thr} {_cite('M', [m.id])}{g}."], ev)  # fmt: skip
+            if s:
+                draft.sentences.append(s)
+                basis.append(threshold_p.id)
+            draft.references.append(GuidelineRef(guideline=threshold_p.guideline, year=threshold_p.year, section=threshold_p.section,
+                                                 passage_id=threshold_p.id))  # fmt: skip
+    device = DEVICE.search(question)
+    what = DEVICE_PHRASES.get(device.group(0).lower(), "that treatment") if device else "that treatment"
+    cites = _cite("G", list(dict.fromkeys(basis + [p.id for p in draft.passages]))) if draft.passages else ""
+    closing = _first_ok([f"Nothing in this report supports {what} on that basis {cites}.",
+                         "Nothing in this report supports that treatment on that basis."], ev)  # fmt: skip
+    if closing:
+        draft.sentences.append(closing)
+    draft.notes.append("The question builds a treatment on a finding this case does not have; the answer says so instead of restating criteria.")
+    return draft
+
+
 # --- CRT: the guideline rows against this case's values ---------------------------------
 
 CRT_QUESTION = re.compile(r"\b(CRT(-[DP])?|resynchroni[sz]\w*|biventricular\s+pac\w*)\b", re.I)
@@ -733,6 +871,9 @@ def _case_answer(view: CaseView, question: str, search: SearchFn | None = None, 
             return rerun
 
     ev = _evidence(view, _Draft(intent="statement", sentences=[], answered=True))
+    therapy = therapy_premise_answer(view, question, ev)
+    if therapy is not None:
+        return therapy
     premise = premise_answer(view, question, ev)
     if premise is not None:
         return premise
@@ -798,7 +939,11 @@ def _case_answer(view: CaseView, question: str, search: SearchFn | None = None, 
     have_named = [m for m in measurements if m.name in named][:6]  # every quantity the question names
     found = match_measurements(measurements, question)
     if found and (not named or have_named):
-        return _Draft(intent="measurement", sentences=[measurement_sentence(m) for m in (have_named or found)], answered=True)
+        shown = have_named or found
+        draft = _Draft(intent="measurement", sentences=[measurement_sentence(m) for m in shown], answered=True)
+        if SOURCE_QUESTION.search(question):
+            draft.sources = {m.id: measurement_source(view, m) for m in shown}
+        return draft
 
     missing = [QUANTITY_NAMES.get(n, n.replace("_", " ")) for n in named if not any(m.name == n for m in measurements)]
     sentences = []
@@ -901,6 +1046,12 @@ def _finish(view: CaseView, question: str, draft: _Draft, text: str, backend_nam
                        if c.guideline}.values())  # fmt: skip
     references += [r for r in {r.short(): r for r in draft.references}.values() if r.short() not in {x.short() for x in references}]
     answered = draft.answered and bool(kept)
+    sources = [text for mid, text in draft.sources.items() if mid in cited]
+    if kept and sources:
+        # provenance of the cited values, from the report's own rows (file names,
+        # series numbers and timings are not quantities for the number check)
+        kept = kept + " " + " ".join(sources)
+        draft.notes.append("The source lines restate the report's provenance of the cited measurements (study, series or file, tool, method).")
     if not kept:
         kept = "I cannot answer this from this case's results."
     if not answered:

@@ -290,3 +290,84 @@ def test_crt_answer_sets_the_guideline_rows_against_the_case(thread):
     assert "LVEF 28% [M:cmr-1.lvef]" in c.text and "QRS duration unknown (this case has no QRS duration measurement)" in c.text
     assert "cannot be decided" in _row(c, "esc-hf-2021-crt-lbbb-150") and c.grounding.sentences_removed == 0
     assert any("QRS duration (ECG)" in n for n in c.notes)
+
+
+# --- QA: where a value was measured; a treatment built on an absent finding ---------------
+
+LVEF_SERIES = Measurement(id="cmr-1.lvef", name="lvef", label="LV ejection fraction", value=27.7, unit="%",
+                          method="(EDV - ESV) / EDV x 100, volumes by disc summation over short-axis slices",
+                          source=Source(tool="cmr_analyze", version="0.1.0", model="cardioagent-cmr-unet2d"),
+                          evidence=Evidence(file="1.dcm", location="short-axis cine: LV pool at phase 19/20 (708 ms), phase 6/20 (211 ms); "
+                                                                   "slices 2-11 of 12", slices=list(range(2, 12)), phases=[19, 6]),
+                          reference_range=ReferenceRange(low=51.2, high=70.8, unit="%"), flag="low")  # fmt: skip
+
+
+def _cmr_series_report(report):
+    r = _variant(report, [LVEF_SERIES], modality=Modality.CMR, keep_ecg=False)
+    sec = r.sections[0]
+    sec.study_id, sec.files = "cmr-1", [f"{i}.dcm" for i in range(1, 241)]
+    r.studies[0].study_id, r.studies[0].description = "cmr-1", "DICOM MR series 300 (240 images)"
+    return r
+
+
+def test_which_file_a_value_was_measured_from_uses_the_report_provenance(thread):
+    from agent.render.provenance import measurement_row, section_source
+
+    r = _cmr_series_report(thread[2])
+    a = ask_report(r, "What is the LVEF and which file was it measured from?")
+    assert a.answered and a.text.startswith("LV ejection fraction was 28% [M:cmr-1.lvef], flagged low")
+    row = measurement_row(LVEF_SERIES, section_source(r.sections[0], r).series)
+    assert row.evidence.startswith("DICOM series 300 (240 files, 12 slices × 20 phases); short-axis cine")
+    assert f"Source of LV ejection fraction [M:cmr-1.lvef]: study cmr-1 (Cardiac MRI), {row.evidence}; tool cmr_analyze 0.1.0 " in a.text
+    assert "model cardioagent-cmr-unet2d" in a.text and "method: (EDV - ESV) / EDV x 100" in a.text
+    assert a.cited_ids == ["cmr-1.lvef"] and a.grounding.sentences_removed == 0
+    # the source only when asked; an ECG value names its record file
+    assert "Source of" not in ask_report(r, "What is the LVEF?").text
+    b = ask(thread, "where was the heart rate measured from?")
+    assert "Source of Heart rate [M:ecg-1.heart_rate]: study ecg-1 (ECG), " in b.text and b.answered
+
+
+SHORT_QTC_385 = _m("ecg-1.qtc_framingham", "qtc_framingham", "QTc Framingham", 384.6, "ms",
+                   ReferenceRange(low=390, high=460, unit="ms", population="adult women"))  # fmt: skip
+
+
+def _short_qtc_statement():
+    from experts.core.types import Criterion, GuidelineRef, Statement
+
+    ref = GuidelineRef(guideline="AHA/ACCF/HRS ECG Part IV", year=2009, section="QT interval: recommendations (short QTc ≤390 ms)")
+    return Statement(id="ecg-1.short_qtc", label="Short QTc", status="present", category="repolarization",
+                     criteria=[Criterion(measurement_id="ecg-1.qtc_framingham", operator="<=", threshold=390, unit="ms", met=True, guideline=ref)],
+                     source=Source(tool="toy_ecg_qt", version="0"))  # fmt: skip
+
+
+def test_short_qtc_is_no_reason_for_an_icd(thread):
+    r = _variant(thread[2], [SHORT_QTC_385])
+    r.sections[0].statements = list(r.sections[0].statements) + [_short_qtc_statement()]
+    a = ask_report(r, "Is the short QTc a reason to start an ICD?")
+    assert a.answered and a.grounding.sentences_removed == 0
+    assert a.text.startswith("The Short QTc reported here is the ECG interpretation criterion (QTc Framingham 385 ms ≤ 390 ms), "
+                             "not short QT syndrome: this case has no short QT syndrome finding")  # fmt: skip
+    assert "QTc Framingham 385 ms is far above the threshold of 320 ms" in a.text and "[G:esc-va-2022-sqts-320]" in a.text
+    assert "Nothing in this report supports an ICD on that basis [G:esc-va-2022-sqts-320" in a.text
+    assert "Criterion:" not in a.text  # not a restatement of the criteria
+    assert any(ref.passage_id == "esc-va-2022-sqts-320" for ref in a.references)
+    assert {p.id for p in a.passages} >= {"esc-va-2022-sqts-320"}
+
+
+def test_treatment_for_a_finding_the_case_does_not_have(thread):
+    # no short-QTc finding at all: the measured QTc against the syndrome threshold, named without a finding to cite
+    r = _variant(thread[2], [QTC_NORMAL])
+    r.sections[0].measurements = [m for m in r.sections[0].measurements if not m.name.startswith("qtc_") or m.id == QTC_NORMAL.id]
+    a = ask_report(r, "Is the short QTc a reason to start an ICD?")
+    assert a.text.startswith("No tool in this case reported that finding as present. QTc Bazett 422 ms is far above the guideline "
+                             "threshold of 320 ms [M:ecg-1.qtc_bazett][G:esc-va-2022-sqts-320].")  # fmt: skip
+    assert "Nothing in this report supports an ICD on that basis" in a.text and a.grounding.sentences_removed == 0
+    # the toy case's QTc Framingham (297 ms) is at the syndrome threshold: said as measured, still no finding and no ICD basis
+    c = ask(thread, "Is the short QTc a reason to start an ICD?")
+    assert "QTc (Framingham) 297 ms is at or below the guideline threshold of 320 ms" in c.text and "No tool in this case reported" in c.text
+    assert_grounded(c, thread[2])
+    # a finding reported as absent
+    b = ask(thread, "Should we start anticoagulation for the AF?")
+    assert b.text.startswith("This case has no such finding: Atrial fibrillation was reported as absent by")
+    assert b.text.endswith("Nothing in this report supports that treatment on that basis.")
+    assert_grounded(b, thread[2])

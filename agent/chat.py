@@ -592,7 +592,9 @@ def premise_answer(view: CaseView, question: str, ev: CaseEvidence) -> _Draft | 
     premise = _premise(question)
     if premise is not None:
         subject, names, direction, word = premise
-        by_name = {n: [m for m in view.measurements() if m.name == n and m.reference_range] for n in names}
+        # a value the tool marked limited (e.g. QTc during AF) cannot refute a premise
+        by_name = {n: [m for m in view.measurements() if m.name == n and m.reference_range and m.quality == "usable"]
+                   for n in names}  # fmt: skip
         found = [m for n in names for m in by_name[n]]
         if found:
             flags = [m.flag or m.reference_range.classify(m.value) for m in found]

@@ -371,3 +371,13 @@ def test_treatment_for_a_finding_the_case_does_not_have(thread):
     assert b.text.startswith("This case has no such finding: Atrial fibrillation was reported as absent by")
     assert b.text.endswith("Nothing in this report supports that treatment on that basis.")
     assert_grounded(b, thread[2])
+
+
+def test_a_limited_value_does_not_refute_a_premise(thread):
+    """A QTc the ECG tool marked limited (e.g. during AF, RR varies) cannot
+    show that the QTc is 'not prolonged'."""
+    limited = QTC_NORMAL.model_copy(update={"quality": "limited"})
+    a = ask_report(_variant(thread[2], [limited]), "why is the QTc prolonged?")
+    assert not a.text.startswith("The QTc is not prolonged")
+    usable = ask_report(_variant(thread[2], [QTC_NORMAL]), "why is the QTc prolonged?")
+    assert usable.text.startswith("The QTc is not prolonged")

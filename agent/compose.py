@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from agent.case import ClinicalContext, InputProblem
-from agent.render.provenance import OPERATOR_SIGNS
+from agent.render.provenance import OPERATOR_SIGNS, bounds_text, citation_text
 from agent.report import ImpressionItem, ModalitySection, ToolCallRecord
 from agent.synthesis import COMBINATION_ONLY, synthesize
 from experts.core.types import Measurement, Modality, Statement, format_quantity
@@ -40,7 +40,9 @@ def _cite(kind: str, ids: list[str]) -> str:
 
 
 def _measurement_phrase(m: Measurement) -> str:
-    return f"{m.label} {m.with_unit()} {_cite('M', [m.id])}"
+    # a value the report calls unreliable (see Limitations) is not stated plainly
+    quality = "" if m.quality == "usable" else f" ({m.quality.replace('_', '-')})"
+    return f"{m.label} {m.with_unit()}{quality} {_cite('M', [m.id])}"
 
 
 def _key_measurements(section: ModalitySection) -> list[Measurement]:
@@ -155,15 +157,15 @@ def guideline_lines(label: str, p: GuidelinePassage) -> list[str]:
     (the verifier removes a quote naming a diagnosis the case lacks or a
     number it cannot trace), the last names only the direction and the
     section title."""
-    plain = f"Guideline context for {label}: {p.citation()}."
+    plain = f"Guideline context for {label}: {citation_text(p)}."
     how = direction(p)
     if not how:
         return [plain]
     out = []
     quote = condition_quote(p)
     for q in dict.fromkeys(x for x in (quote, _first_clause(quote)) if x):
-        out.append(f"Guideline context for {label} — {how}: “{q}” ({p.citation()}).")
-    out.append(f"Guideline context for {label} — {how} ({p.citation()}).")
+        out.append(f"Guideline context for {label} — {how}: “{q}” ({citation_text(p)}).")
+    out.append(f"Guideline context for {label} — {how} ({citation_text(p)}).")
     return out
 
 
@@ -573,9 +575,7 @@ def compose(
                 rr = m.reference_range
                 ref = ""
                 if rr and (rr.low is not None or rr.high is not None):
-                    lo = f"{rr.low:g}" if rr.low is not None else ""
-                    hi = f"{rr.high:g}" if rr.high is not None else ""
-                    ref = f"; reference {lo}–{hi} {rr.unit}".replace(" /min", " bpm")
+                    ref = f"; reference {bounds_text(rr.low, rr.high, rr.unit)}"  # '≤ 110 ms', '−30° to +90°'
                 draft.impression.append(
                     ImpressionItem(
                         text=f"{m.label} {m.with_unit()} is {m.flag}{ref}.",
@@ -593,7 +593,10 @@ def compose(
             draft.limitations.append(
                 f"{section.modality.display} ({section.study_id}) has limited quality: " + "; ".join(section.quality.reasons) + "."
             )
+        said = " ".join(section.quality.reasons) if section.quality.verdict != "usable" else ""
         for w in section.warnings:
+            if w.strip().rstrip(".") and w.strip().rstrip(".") in said:
+                continue  # already in the quality bullet above
             draft.limitations.append(f"{section.modality.display} ({section.study_id}): {w}")
 
     # What the studies say together comes after what each says alone.

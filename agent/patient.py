@@ -182,18 +182,61 @@ def file_demographics(study: StudyInput) -> list[tuple[str, dict]]:
     return out
 
 
+_SERIES_DESC = re.compile(r"DICOM(?: \w+)? series(?: (?P<label>.+?))? \(\d+ \w+\)")
+
+
+def study_source_label(study: StudyInput) -> str:
+    """How a multi-file study is named as one source of demographics:
+    'DICOM series 300 (240 files)' (as provenance names it), not one of its files."""
+    n = len(study.files)
+    desc = (study.description or "").strip()
+    m = _SERIES_DESC.fullmatch(desc)
+    if m:
+        return "DICOM series" + (f" {m.group('label')}" if m.group("label") else "") + f" ({n} files)"
+    return f"{desc or study.study_id} ({n} files)"
+
+
+def study_demographics(study: StudyInput) -> list[tuple[str, dict]]:
+    """(source label, values) per source *study*: a series whose files agree is
+    one source named by the series, so a disagreement is reported once per
+    study, not once per file. Files of one series that disagree among
+    themselves are each a source ('DICOM series 300 (240 files; 3 of 64 files read)')."""
+    found = file_demographics(study)
+    if len(found) <= 1:
+        return found
+    label = study_source_label(study)
+    merged: dict = {}
+    split: list[tuple[str, dict]] = []
+    for field in (*FIELDS, "patient_id", "birth_date", "acquired_at"):
+        values: dict[str, tuple[object, int]] = {}
+        for _, v in found:
+            if field in v:
+                key = str(v[field]).strip() if field != "age_years" else f"{float(v[field]):g}"
+                first, count = values.get(key, (v[field], 0))
+                values[key] = (first, count + 1)
+        if not values:
+            continue
+        if field == "acquired_at" or len(values) == 1:
+            merged[field] = next(iter(values.values()))[0]
+        else:
+            for value, count in values.values():
+                split.append((f"{label[:-1]}; {count} of {len(found)} files read)" if label.endswith(")") else f"{label} ({count} of {len(found)} files read)", {field: value}))
+    return [(label, merged), *split] if merged else split
+
+
 # --- merging ------------------------------------------------------------------------------
 
 
 def resolve_from_files(patient: PatientContext, studies: list[StudyInput]) -> PatientContext:
     """Fill empty demographics from the files' metadata, record each value's
-    source and every disagreement; store the acquisition time in each study's
-    meta ('acquired_at'). Returns the new context (the input is not changed)."""
+    source and every disagreement (once per source study or series, not per
+    file); store the acquisition time in each study's meta ('acquired_at').
+    Returns the new context (the input is not changed)."""
     data = patient.model_dump()
     sources = dict(patient.sources)
     conflicts = list(patient.conflicts)
     for study in studies:
-        found = file_demographics(study)
+        found = study_demographics(study)
         when = next((v["acquired_at"] for _, v in found if "acquired_at" in v), None)
         if when and "acquired_at" not in study.meta:
             study.meta["acquired_at"] = when

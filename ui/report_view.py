@@ -29,9 +29,13 @@ from agent.render.provenance import (
     no_impression_text,
     provenance_view,
     strip_citations,
+    bounds_text,
+    citation_text,
+    ref_text,
+    measurement_flag,
 )
 from agent.report import ImpressionItem, ModalitySection, Report
-from experts.core.types import Measurement, Statement, format_quantity
+from experts.core.types import Measurement, Statement
 
 e = html.escape
 MAX_INLINE_IMAGE = 6 * 2**20
@@ -105,26 +109,22 @@ def split_measurements(section: ModalitySection) -> tuple[list[Measurement], lis
 
 
 def _flag_cell(m: Measurement) -> str:
-    if not m.flag:
-        return "<td class='ca-flag'></td>"
-    arrow = {"high": "▲ high", "low": "▼ low", "abnormal": "● abnormal", "normal": "normal"}[m.flag]
-    return f"<td class='ca-flag ca-flag-{m.flag}'>{arrow}</td>"
+    """The flag as the other formats give it (provenance.measurement_flag): a value
+    outside its range the tool left unflagged, or of limited quality, says so."""
+    flag, note = measurement_flag(m)
+    note_html = f"<div class='ca-muted'>{e(note)}</div>" if note else ""
+    if not flag:
+        return f"<td class='ca-flag'>{note_html}</td>"
+    arrow = {"high": "▲ high", "low": "▼ low", "abnormal": "● abnormal", "normal": "normal"}.get(flag, flag)
+    return f"<td class='ca-flag ca-flag-{flag}'>{arrow}{note_html}</td>"
 
 
 def reference_bounds(m: Measurement) -> str:
-    """'390–460 ms', '≤ 110 ms', '≥ 50%': how a reference range reads at a glance."""
+    """'390 ms – 460 ms', '≤ 110 ms', '≥ 50%', '−30° to +90°': as every format writes it."""
     rr = m.reference_range
-    if rr is None or (rr.low is None and rr.high is None):
+    if rr is None:
         return ""
-    if rr.low is not None and rr.high is not None:
-        low = format_quantity(rr.low, rr.unit, m.decimals)
-        high = format_quantity(rr.high, rr.unit, m.decimals)
-        unit = high[len(f"{rr.high:.{m.decimals}f}"):]
-        sep = " to " if rr.low < 0 else "–"
-        return f"{low[: len(low) - len(unit)] if unit and low.endswith(unit) else low}{sep}{high}"
-    if rr.high is not None:
-        return f"≤ {format_quantity(rr.high, rr.unit, m.decimals)}"
-    return f"≥ {format_quantity(rr.low, rr.unit, m.decimals)}"
+    return bounds_text(rr.low, rr.high, rr.unit, m.decimals)
 
 
 def _reference_cell(m: Measurement) -> str:
@@ -133,7 +133,7 @@ def _reference_cell(m: Measurement) -> str:
     if not bounds or rr is None:
         return "<td class='ca-ref ca-muted'>—</td>"
     pop = f" <span class='ca-muted'>{e(rr.population)}</span>" if rr.population else ""
-    cite = (f"<details class='ca-refsrc'><summary>source</summary>{e(rr.source.short())}</details>" if rr.source else "")
+    cite = (f"<details class='ca-refsrc'><summary>source</summary>{e(ref_text(rr.source))}</details>" if rr.source else "")
     return f"<td class='ca-ref'><span class='ca-nowrap'>{e(bounds)}</span>{pop}{cite}</td>"
 
 
@@ -207,12 +207,11 @@ def per_lead_matrix(ms: list[Measurement], series: str = "") -> str:
 def criteria_list(st: Statement, by_id: dict[str, Measurement]) -> str:
     items = []
     for c in (criterion_row(x, by_id) for x in st.criteria):
-        value = f"{e(c.measured_label)} <b>{e(c.measured_value)}</b>" if c.measured_label else e(c.measurement_id)
+        value = f"{e(c.measured_label)} <b>{e(c.measured_value)}</b>" if c.measured_label else e(c.title)
         link = f"<a href='#{anchor('m', c.measurement_id)}'>{value}</a>" if c.measured_label else value
-        threshold = f"{c.threshold} {c.unit}".replace(" /min", " bpm").replace(" deg", "°")
         met = f"<span class='ca-{'met' if c.met else 'notmet'}'>{c.verdict}</span>"
         ref = f"<div class='ca-src'>{e(c.guideline)}</div>" if c.guideline else ""
-        items.append(f"<li>{link} {e(c.sign)} {e(threshold)} — {met}{ref}</li>")
+        items.append(f"<li>{link} {e(c.rule)} — {met}{ref}</li>")
     return "<ul class='ca-criteria'>" + "".join(items) + "</ul>" if items else "<span class='ca-muted'>no measured criteria</span>"
 
 
@@ -279,7 +278,7 @@ def guideline_block(p, *, open_: bool = False, with_anchor: bool = True) -> str:
     grade = ", ".join(x for x in (f"class {p.recommendation_class}" if getattr(p, "recommendation_class", None) else "",
                                   f"level {p.evidence_level}" if getattr(p, "evidence_level", None) else "") if x)  # fmt: skip
     ident = f" id='{anchor('g', p.id)}'" if with_anchor else ""
-    return (f"<details class='ca-guide'{ident}{' open' if open_ else ''}><summary>{e(p.citation())}</summary>"
+    return (f"<details class='ca-guide'{ident}{' open' if open_ else ''}><summary>{e(citation_text(p))}</summary>"
             f"<blockquote>{e(p.text)}</blockquote><div class='ca-src'>{e(grade + ' · ' if grade else '')}paraphrased statement {e(p.id)}</div></details>")  # fmt: skip
 
 

@@ -23,6 +23,7 @@ from agent.render.provenance import (
     provenance_view,
     signed_line,
     statement_row,
+    citation_text,
 )
 from agent.report import Report
 
@@ -107,6 +108,7 @@ def render_html(report: Report, out_dir: Path | None = None) -> str:
         for para in report.narrative:
             a(f"<p>{_linkify(para)}</p>")
 
+    by_id = {m.id: m for x in report.sections for m in x.measurements}  # criteria name their measurement
     for s in report.sections:
         a(f"<h2 id='study-{e(s.study_id)}'>{e(s.modality.display)} — {e(s.study_id)}</h2>")
         src = section_source(s, report)
@@ -127,9 +129,9 @@ def render_html(report: Report, out_dir: Path | None = None) -> str:
             a("</tbody></table>")
         if s.statements:
             a("<table class='statements'><thead><tr><th>Finding</th><th>Status</th><th>Criteria (value, threshold, guideline)</th></tr></thead><tbody>")
-            for st in map(statement_row, s.statements):
+            for st in (statement_row(x, by_id) for x in s.statements):
                 crit = "".join(
-                    f"<li><a href='#{_anchor('M', c.measurement_id)}'>{e(c.name)}</a> {e(c.rule)} — {c.verdict}"
+                    f"<li><a href='#{_anchor('M', c.measurement_id)}'>{e(c.title)}</a> {e(c.rule)} — {c.verdict}"
                     + (f" <span class='refs'>({e(c.guideline)})</span>" if c.guideline else "") + "</li>"
                     for c in st.criteria
                 )  # fmt: skip
@@ -147,7 +149,7 @@ def render_html(report: Report, out_dir: Path | None = None) -> str:
     if report.guidelines:
         a("<h2>Guideline passages cited</h2>")
         for g in report.guidelines:
-            a(f"<details id='{_anchor('G', g.id)}'><summary>{e(g.citation())}</summary><p>{e(g.text)}</p>"
+            a(f"<details id='{_anchor('G', g.id)}'><summary>{e(citation_text(g))}</summary><p>{e(g.text)}</p>"
               f"<p class='refs'>Paraphrased statement {e(g.id)} ({e(g.collection)})</p></details>")  # fmt: skip
 
     rh = report.reported_history

@@ -23,6 +23,7 @@ from agent.render.provenance import (
     signed_line,
     statement_row,
     strip_citations,
+    citation_text,
 )
 from agent.report import Report
 
@@ -77,6 +78,7 @@ def render_markdown(report: Report, out_dir: Path | None = None) -> str:
         for para in report.narrative:
             add(_md(strip_citations(para)))
             add("")
+    by_id = {m.id: m for x in report.sections for m in x.measurements}  # criteria name their measurement
     for section in report.sections:
         add(f"## {_md(section.modality.display)} — {_md(section.study_id)}")
         src = section_source(section, report)
@@ -92,7 +94,7 @@ def render_markdown(report: Report, out_dir: Path | None = None) -> str:
         if section.statements:
             add("| Finding | Status | Criteria | Id |")
             add("|---|---|---|---|")
-            for st in map(statement_row, section.statements):
+            for st in (statement_row(x, by_id) for x in section.statements):
                 crit = "; ".join(c.text() for c in st.criteria)
                 add(f"| {_md_cell(st.label)} | {_md_cell(st.status)} | {_md_cell(crit)} | {_md_cell(st.id)} |")
             add("")
@@ -107,7 +109,7 @@ def render_markdown(report: Report, out_dir: Path | None = None) -> str:
     if report.guidelines:
         add("## Guideline passages cited")
         for g in report.guidelines:
-            add(f"- **\\[{_md(g.id)}\\]** {_md(g.citation())}: {_md(g.text)}")
+            add(f"- **\\[{_md(g.id)}\\]** {_md(citation_text(g))}: {_md(g.text)}")
         add("")
     rh = report.reported_history
     if rh.indication or rh.notes_excerpt:

@@ -23,6 +23,7 @@ from agent.render.provenance import (
     signed_line,
     statement_row,
     strip_citations,
+    citation_text,
 )
 from agent.report import Report
 
@@ -157,6 +158,7 @@ def render_pdf(report: Report) -> bytes:
             _para(pdf, strip_citations(para))
             pdf.ln(1)
 
+    by_id = {m.id: m for x in report.sections for m in x.measurements}  # criteria name their measurement
     for s in report.sections:
         _heading(pdf, f"{s.modality.display} — {s.study_id}")
         q = s.quality.verdict.replace("_", "-") + (f" — {'; '.join(s.quality.reasons)}" if s.quality.reasons else "")
@@ -171,7 +173,7 @@ def render_pdf(report: Report) -> bytes:
             _table(pdf, ["Measurement", "Value", "Flag", "Reference", "Method", "Evidence", "Source"], rows, (30, 16, 11, 42, 36, 30, 25))
         if s.statements:
             rows = []
-            for st in map(statement_row, s.statements):
+            for st in (statement_row(x, by_id) for x in s.statements):
                 crit = "\n".join(c.text() for c in st.criteria)
                 rows.append([st.label + (f"\n{st.explanation}" if st.explanation else ""), st.status, crit])
             _table(pdf, ["Finding", "Status", "Criteria (value, threshold, guideline)"], rows, (55, 20, 115))
@@ -184,7 +186,7 @@ def render_pdf(report: Report) -> bytes:
     if report.guidelines:
         _heading(pdf, "Guideline passages cited")
         for g in report.guidelines:
-            _para(pdf, g.citation(), style="B", size=8.5)
+            _para(pdf, citation_text(g), style="B", size=8.5)
             _para(pdf, g.text, size=8.5)
             _para(pdf, f"Paraphrased statement {g.id} ({g.collection})", size=7.5, grey=True)
     rh = report.reported_history

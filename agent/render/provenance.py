@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from agent.report import GroundingSummary, ImpressionItem, Provenance, Report, SignOff, ToolCallRecord
-from experts.core.types import Criterion, Measurement, Statement, format_quantity
+from experts.core.types import UNIT_DISPLAY, Criterion, Measurement, Statement
 
 _CITE = re.compile(r"\s*\[(M|S|G):([^\]]+)\]")
 CODE_SYSTEMS = {"http://loinc.org": "LOINC", "http://snomed.info/sct": "SNOMED CT", "urn:cardioagent": "local"}
@@ -33,15 +33,61 @@ def strip_citations(text: str) -> str:
     return _CITE.sub("", text).strip()
 
 
+def _quantity(value: float, unit: str, decimals: int | None, plus: bool = False) -> str:
+    """'110 ms', '−30°', '+90°' (with `plus`): a true minus sign, so a bound never reads as a dash."""
+    number = f"{abs(value):.{decimals}f}" if decimals is not None else f"{abs(value):g}"
+    sign = "−" if value < 0 and float(number) != 0 else ("+" if plus and value > 0 else "")
+    shown = UNIT_DISPLAY.get(unit, unit)
+    return f"{sign}{number}{'' if shown in ('%', '°', '') else ' '}{shown}"
+
+
+def bounds_text(low: float | None, high: float | None, unit: str, decimals: int | None = None) -> str:
+    """A reference range as every report writes it: '≤ 110 ms', '≥ 50%',
+    '390 ms – 460 ms', '−30° to +90°' (a negative bound: signed ends joined by
+    'to', never a dash next to a minus). `decimals` None: as short as exact ('48.2%')."""
+    if low is None and high is None:
+        return ""
+    if low is None:
+        return f"≤ {_quantity(high, unit, decimals)}"
+    if high is None:
+        return f"≥ {_quantity(low, unit, decimals)}"
+    if low < 0:
+        return f"{_quantity(low, unit, decimals)} to {_quantity(high, unit, decimals, plus=True)}"
+    return f"{_quantity(low, unit, decimals)} – {_quantity(high, unit, decimals)}"
+
+
+def _titled(title: str, year: int | None) -> str:
+    """'Fourth Universal Definition of Myocardial Infarction (2018)' stays as it
+    is; 'ESC guidelines' becomes 'ESC guidelines (2021)': the year once."""
+    if year is None or re.search(rf"(?<!\d){year}(?!\d)", title):
+        return title
+    return f"{title} ({year})"
+
+
+def ref_text(ref) -> str:
+    """A GuidelineRef as reports cite it: title with the year once, section."""
+    return f"{_titled(ref.guideline, ref.year)}, {ref.section}"
+
+
+def citation_text(p) -> str:
+    """A guideline passage as reports cite it (GuidelinePassage.citation with the year once)."""
+    cls = f", class {p.recommendation_class}" if p.recommendation_class else ""
+    loe = f", level {p.evidence_level}" if p.evidence_level else ""
+    return f"{_titled(p.guideline, p.year)}, {p.section}{cls}{loe}"
+
+
+def unit_text(unit: str) -> str:
+    """A UCUM unit as reports print it ('g/m2' → 'g/m²', 'deg' → '°')."""
+    return UNIT_DISPLAY.get(unit, unit)
+
+
 def reference_text(m: Measurement) -> str:
-    """'390 ms – 460 ms (adults)': the reference range as the tables print it."""
+    """'390 ms – 460 ms (adults)', '≤ 110 ms': the reference range as the tables print it."""
     rr = m.reference_range
     if rr is None or (rr.low is None and rr.high is None):
         return ""
-    lo = format_quantity(rr.low, rr.unit, m.decimals) if rr.low is not None else "…"
-    hi = format_quantity(rr.high, rr.unit, m.decimals) if rr.high is not None else "…"
     pop = f" ({rr.population})" if rr.population else ""
-    return f"{lo} – {hi}{pop}"
+    return bounds_text(rr.low, rr.high, rr.unit, m.decimals) + pop
 
 
 # --- input files: a series is one source, a long list is summarised ----------------
@@ -200,8 +246,11 @@ class MeasurementRow:
 
     @property
     def flag_text(self) -> str:
-        """'high', 'high — limited, see Limitations' or ''."""
-        return f"{self.flag} — {self.flag_note}" if self.flag and self.flag_note else self.flag
+        """'high', 'high — limited, see Limitations', 'limited, see Limitations'
+        (a value of limited quality without an out-of-range flag) or ''."""
+        if self.flag and self.flag_note:
+            return f"{self.flag} — {self.flag_note}"
+        return self.flag or self.flag_note
 
     @property
     def source(self) -> str:
@@ -218,26 +267,29 @@ NO_REFERENCE = "no reference range"
 LIMITED_NOTE = "limited, see Limitations"
 
 
-def _flag(m: Measurement) -> tuple[str, str]:
+def measurement_flag(m: Measurement) -> tuple[str, str]:
     """(flag, qualification). A value outside its printed range is never
     shown unflagged: when the tool withheld the flag (e.g. LV mass from a
     model known to overestimate it) the side is shown with the qualification."""
     rr = m.reference_range
+    quality_note = "" if m.quality == "usable" else LIMITED_NOTE if m.quality == "limited" else "non-diagnostic, see Limitations"
     if m.flag:
-        return m.flag, (LIMITED_NOTE if m.quality != "usable" and m.flag != "normal" else "")
+        return m.flag, quality_note
     if rr is not None and (rr.low is not None or rr.high is not None):
         side = rr.classify(m.value)
         if side != "normal":
-            return side, (LIMITED_NOTE if m.quality != "usable" else "not flagged by the tool, see Limitations")
+            return side, (quality_note or "not flagged by the tool, see Limitations")
+    if quality_note:  # in range or without a range, yet the report calls it unreliable
+        return "", quality_note
     return "", ""
 
 
 def measurement_row(m: Measurement, series: str = "") -> MeasurementRow:
     rr = m.reference_range
-    flag, flag_note = _flag(m)
+    flag, flag_note = measurement_flag(m)
     return MeasurementRow(
         id=m.id, label=m.label, value=m.with_unit(), flag=flag, flag_note=flag_note, reference=reference_text(m) or NO_REFERENCE,
-        reference_source=rr.source.short() if rr is not None and rr.source else "", method=m.method, evidence=evidence_text(m, series),
+        reference_source=ref_text(rr.source) if rr is not None and rr.source else "", method=m.method, evidence=evidence_text(m, series),
         tool=m.source.tool, tool_version=m.source.version, model=m.source.model or "", weights=weights_text(m.source.weights_sha256),
         code_system=CODE_SYSTEMS.get(m.code.system, "code") if m.code else "", code=m.code.code if m.code else "",
         code_display=m.code.display if m.code else "", quality=m.quality,
@@ -249,13 +301,13 @@ def measurement_row(m: Measurement, series: str = "") -> MeasurementRow:
 
 @dataclass(frozen=True)
 class CriterionRow:
-    """'qrs_duration ≥ 120 ms — met (AHA/ACCF/HRS 2009, Part III)'."""
+    """'QRS duration ≥ 120 ms — met (AHA/ACCF/HRS 2009, Part III)'."""
 
     measurement_id: str
     name: str  # the measurement's machine name (last part of its id)
     operator: str
     threshold: str  # formatted with ':g', e.g. '120'
-    unit: str
+    unit: str  # as printed ('g/m²', '°', '' for a count)
     met: bool
     guideline: str  # short citation of the threshold, '' when none
     measured_label: str = ""  # label of the measurement when it is in the report
@@ -271,19 +323,26 @@ class CriterionRow:
         return OPERATOR_SIGNS.get(self.operator, self.operator)
 
     @property
+    def title(self) -> str:
+        """The measurement's label when the report has it, else its machine name."""
+        return self.measured_label or self.name
+
+    @property
     def rule(self) -> str:
-        """'≥ 120 ms'."""
-        return f"{self.sign} {self.threshold} {self.unit}"
+        """'≥ 120 ms', '≤ 40%', '≥ 8' (a count has no unit)."""
+        sep = "" if self.unit in ("%", "°", "") else " "
+        return f"{self.sign} {self.threshold}{sep}{self.unit}"
 
     def text(self) -> str:
-        """Plain: name, rule, verdict and guideline."""
-        return f"{self.name} {self.rule} — {self.verdict}" + (f" ({self.guideline})" if self.guideline else "")
+        """Plain: label, rule, verdict and guideline."""
+        return f"{self.title} {self.rule} — {self.verdict}" + (f" ({self.guideline})" if self.guideline else "")
 
 
 def criterion_row(c: Criterion, by_id: dict[str, Measurement] | None = None) -> CriterionRow:
     m = (by_id or {}).get(c.measurement_id)
-    return CriterionRow(measurement_id=c.measurement_id, name=c.measurement_id.split(".")[-1], operator=c.operator, threshold=f"{c.threshold:g}",
-                        unit=c.unit, met=c.met, guideline=c.guideline.short() if c.guideline else "",
+    threshold = f"{c.threshold:g}".replace("-", "−")
+    return CriterionRow(measurement_id=c.measurement_id, name=c.measurement_id.split(".")[-1], operator=c.operator, threshold=threshold,
+                        unit=unit_text(c.unit), met=c.met, guideline=ref_text(c.guideline) if c.guideline else "",
                         measured_label=m.label if m else "", measured_value=m.with_unit() if m else "")  # fmt: skip
 
 

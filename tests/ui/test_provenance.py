@@ -76,7 +76,7 @@ def test_each_tool_is_listed_once_with_its_versions_and_models():
 
 def test_measurement_row_carries_value_unit_source_model_hash_and_evidence():
     r = measurement_row(_qrs())
-    assert (r.value, r.flag, r.reference, r.reference_source) == ("148 ms", "high", "… – 110 ms", "AHA/ACCF/HRS ECG standardization, Part III (2009), Left bundle branch block")
+    assert (r.value, r.flag, r.reference, r.reference_source) == ("148 ms", "high", "≤ 110 ms", "AHA/ACCF/HRS ECG standardization, Part III (2009), Left bundle branch block")
     assert r.source == "ecg_analyze 0.2.0" and r.model == "rule engine" and r.weights == "weights sha256 0123456789abcdef…"
     assert r.evidence == "rec.hea; median beat; leads V1,V6; 0.50–9.75 s" and r.code_text == "LOINC 8633-0"
 
@@ -86,7 +86,7 @@ def test_statement_criteria_rows():
     st = _report().sections[0].statements[0]
     row = statement_row(st, {m.id: m})
     (c,) = row.criteria
-    assert c.text() == "qrs_duration ≥ 120 ms — met (AHA/ACCF/HRS ECG standardization, Part III (2009), Left bundle branch block)"
+    assert c.text() == "QRS duration ≥ 120 ms — met (AHA/ACCF/HRS ECG standardization, Part III (2009), Left bundle branch block)"
     assert (c.measured_label, c.measured_value) == ("QRS duration", "148 ms")
     unknown = criterion_row(Criterion(measurement_id="ecg-1.x", operator="<", threshold=0.5, unit="mV", met=False))
     assert unknown.text() == "x < 0.5 mV — not met" and unknown.measured_label == ""

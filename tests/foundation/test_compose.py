@@ -28,7 +28,9 @@ def test_rules_draft_passes_verification_untouched():
     section = ModalitySection(study_id="ecg-1", modality=Modality.ECG, tool="ecg_analyze", tool_version="0", files=["1.hea"],
                               quality=Quality(verdict="usable"), measurements=list(ev.measurements.values()),
                               statements=list(ev.statements.values()))  # fmt: skip
-    passages = {"ecg-1.long_qt": [_passage("esc-va-2022-lqts", "Long QT syndrome is diagnosed with a QTc of 480 ms or more.")]}
+    # QTc 478 ms: the definition (above 460 ms) is context; the LQTS diagnosis (480 ms or more) is not met
+    passages = {"ecg-1.long_qt": [_passage("ecg-p4-qtc", "A QTc above 460 ms is a prolonged QTc (long QT interval)."),
+                                  _passage("esc-va-2022-lqts", "Long QT syndrome is diagnosed with a QTc of 480 ms or more.")]}  # fmt: skip
     draft = compose([section], passages, {Modality.ECG}, [], [], [])
     ev2 = CaseEvidence.build(section.measurements, section.statements, passages["ecg-1.long_qt"], {Modality.ECG})
     out = verify_draft(draft.narrative, draft.impression, ev2)
@@ -37,4 +39,6 @@ def test_rules_draft_passes_verification_untouched():
     texts = [i.text for i in draft.impression]
     assert any(t.startswith("Sinus bradycardia (heart rate 52 bpm < 60 bpm") for t in texts)
     assert any("Guideline context for Prolonged QTc" in t for t in texts)
+    context_ids = {pid for i in draft.impression if i.text.startswith("Guideline context") for pid in i.passage_ids}
+    assert "ecg-p4-qtc" in context_ids and "esc-va-2022-lqts" not in context_ids
     assert draft.limitations[-1].startswith("Supplied: ECG")

@@ -305,7 +305,7 @@ def _rhythm_measurements(an: Analysis, ms: MeasurementSet) -> None:
             an.warnings.append("P waves could not be assessed (too few beats or too fast a rate).")
         else:
             method = "P-wave template 240 ms ending 20 ms before QRS onset; a beat counts when r ≥ 0.5 and amplitude ≥ half the template's"
-            ms.add("p_wave_beats", f"QRS complexes with a P-wave-shaped deflection in the 240 ms before them (lead {lead} template)",
+            ms.add("p_wave_beats", f"QRS complexes preceded by a P-wave-shaped deflection (lead {lead} template)",
                    pw.fraction_with_p * 100.0, "%", method,
                    leads=[lead], span_s=span, location=f"{pw.n_beats} beats", decimals=0)
             ms.add("p_wave_amplitude", f"P-wave amplitude (lead {lead})", pw.template_amplitude_mv, "mV",
@@ -423,7 +423,9 @@ def _av_relationship(an: Analysis, ms: MeasurementSet) -> None:
                                                               location=where, decimals=decimals)
     add("av_atrial_rate", "Atrial (P-wave) rate", av.atrial_rate, "/min")
     add("av_atrial_ventricular_ratio", "Atrial rate / ventricular rate", av.atrial_ventricular_ratio, "1", 2)
-    add("av_conducted_ratio", "Atrial waves of the QRS-T-cancelled residual with a QRS 50–450 ms after them (share of those waves)",
+    # labels carry no numbers (the windows are in the method): a number with a unit in a
+    # label reads like a measurement in the report's prose
+    add("av_conducted_ratio", "Atrial waves followed by a QRS within the conduction window (share of atrial waves)",
         100.0 * av.conducted_ratio, "%")
     if av.pq_ms:
         add("av_pq_min", "Shortest P–QRS interval (P peak to QRS onset)", min(av.pq_ms), "ms")

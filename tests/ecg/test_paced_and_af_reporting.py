@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -66,9 +68,11 @@ def test_p_wave_metrics_are_labelled_as_different_quantities():
     sig, names, _ = synthesize(hr=70.0, seed=2)
     items = analyse(sig, names).measurements.items
     a, b = items["p_wave_beats"].label, items["av_conducted_ratio"].label
-    assert a.startswith("QRS complexes with") and "template" in a  # denominator: QRS complexes
-    assert b.startswith("Atrial waves") and "residual" in b  # denominator: residual atrial waves
+    assert a.startswith("QRS complexes preceded by") and "template" in a  # denominator: QRS complexes
+    assert b.startswith("Atrial waves") and "share of atrial waves" in b  # denominator: atrial waves
     assert a != b
+    # no number with a unit in a label: it would read like a measurement in the report's prose
+    assert not re.search(r"\d\s*(ms|%|bpm)", a + b)
 
 
 def test_qt_in_atrial_fibrillation_is_limited_and_unflagged():

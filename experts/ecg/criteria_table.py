@@ -80,6 +80,12 @@ ATRIAL_REGULAR = Cond("av_atrial_regularity", ">=", {"any": 80.0}, "%", REFS["th
                       "P waves at their own constant rate (≥ 80 % of PP intervals are 1–3 atrial cycles ± 12 % is " + OPERATIONAL + ")")
 
 
+# Shared by the Mobitz I and Mobitz II rules.
+NONCONDUCTED_P = Cond("av_nonconducted_p", ">=", {"any": 1.0}, "1", REFS["second_degree_avb"], "a non-conducted P wave in a long RR")
+NOT_TWO_TO_ONE = Cond("av_max_consecutive_conducted", ">=", {"any": 2.0}, "1", REFS["second_degree_avb"],
+                      "at least two consecutive conducted P waves (not a 2:1 pattern)")
+
+
 def av_block_rules() -> list[Rule]:
     """Second- and third-degree AV block from the per-beat P/QRS relationship
     (av_conduction.py). Each needs a regular atrial rhythm of one P-wave
@@ -130,14 +136,13 @@ def av_block_rules() -> list[Rule]:
         Rule(
             key="mobitz_i_av_block", label="Second-degree AV block, Mobitz type I (Wenckebach)", category="conduction",
             all_of=(
-                Cond("av_nonconducted_p", ">=", {"any": 1.0}, "1", REFS["second_degree_avb"], "a non-conducted P wave in a long RR"),
+                NONCONDUCTED_P,
                 Cond("av_pq_progression", ">=", {"any": 40.0}, "ms", REFS["second_degree_avb"],
                      "P–QRS interval lengthens progressively before the non-conducted P wave (median ≥ 40 ms per group is "
                      + OPERATIONAL + ")"),
                 Cond("av_pq_shortening", ">=", {"any": 40.0}, "ms", REFS["second_degree_avb"],
                      "the P–QRS interval after the dropped beat is shorter than the one before it (≥ 40 ms is " + OPERATIONAL + ")"),
-                Cond("av_max_consecutive_conducted", ">=", {"any": 2.0}, "1", REFS["second_degree_avb"],
-                     "at least two consecutive conducted P waves (not a 2:1 pattern)"),
+                NOT_TWO_TO_ONE,
                 BLOCKED_LIKE_CONDUCTED,
                 ATRIAL_REGULAR,
             ),
@@ -149,11 +154,10 @@ def av_block_rules() -> list[Rule]:
         Rule(
             key="mobitz_ii_av_block", label="Second-degree AV block, Mobitz type II", category="conduction",
             all_of=(
-                Cond("av_nonconducted_p", ">=", {"any": 1.0}, "1", REFS["second_degree_avb"], "a non-conducted P wave in a long RR"),
+                NONCONDUCTED_P,
                 Cond("av_pq_range", "<=", {"any": 30.0}, "ms", REFS["second_degree_avb"],
                      "constant P–QRS interval before and after the blocked P wave (range ≤ 30 ms is " + OPERATIONAL + ")"),
-                Cond("av_max_consecutive_conducted", ">=", {"any": 2.0}, "1", REFS["second_degree_avb"],
-                     "at least two consecutive conducted P waves (not a 2:1 pattern)"),
+                NOT_TWO_TO_ONE,
                 BLOCKED_LIKE_CONDUCTED,
                 ATRIAL_REGULAR,
             ),

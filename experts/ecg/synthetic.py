@@ -127,15 +127,7 @@ def synthesize(
         return _second_degree(fs, duration_s, hr, pr_ms, qrs_ms, qt_ms, p_duration_ms, noise_mv, wander_mv, rr_jitter, seed,
                               av_block, conduction, wenckebach_increments_ms)
     rng = np.random.default_rng(seed)
-    amp = {
-        "p": rng.uniform(0.10, 0.25), "q": rng.uniform(0.10, 0.30), "r": rng.uniform(0.8, 1.8), "s": rng.uniform(0.3, 0.9),
-        "t": rng.uniform(0.2, 0.5),
-        "p_dir": _unit([0.6, 0.7, 0.2] + rng.normal(0, 0.1, 3)),
-        "q_dir": _unit([-0.5, 0.1, 0.8] + rng.normal(0, 0.1, 3)),
-        "r_dir": _unit([0.8, 0.5, -0.2] + rng.normal(0, 0.15, 3)),
-        "s_dir": _unit([-0.4, -0.5, -0.7] + rng.normal(0, 0.1, 3)),
-        "t_dir": _unit([0.7, 0.5, 0.3] + rng.normal(0, 0.1, 3)),
-    }
+    amp = _amplitudes(rng)  # same draws in the same order as before it was shared
     p_amp = amp["p"]
     p_onsets: list[int] = []
     if flutter_rate is not None or dissociated_atrial_rate is not None:

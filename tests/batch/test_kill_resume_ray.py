@@ -58,6 +58,17 @@ def _kill_tagged(tag: str) -> list[int]:
     return killed
 
 
+def _batch_inputs(tmp_path: Path, prefix: str) -> tuple[Path, Path, list[str], str, dict[str, str]]:
+    """N_CASES quick cases (DICOM and WFDB ECGs in turn), the output folder, and
+    an environment tagged so every process the run starts can be found by PID."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    ids = [f"{prefix}{i:02d}" for i in range(N_CASES)]
+    for i, case_id in enumerate(ids):
+        add_good_case(src, case_id, ("dicom-ecg", "macecgdb-test01_00s")[i % 2])
+    tag = uuid.uuid4().hex
+    return src, out, ids, tag, {**_env(tmp_path), TAG: tag, "RAY_USAGE_STATS_ENABLED": "0"}
+
+
 def _cmd(src: Path, out: Path, *extra: str) -> list[str]:
     import sys
 
@@ -67,13 +78,7 @@ def _cmd(src: Path, out: Path, *extra: str) -> list[str]:
 
 @pytest.mark.slow
 def test_ray_driver_kill_9_then_resume_runs_every_case_exactly_once(tmp_path):
-    src, out = tmp_path / "in", tmp_path / "out"
-    ids = []
-    for i in range(N_CASES):
-        ids.append(f"r{i:02d}")
-        add_good_case(src, ids[-1], ("dicom-ecg", "macecgdb-test01_00s")[i % 2])
-    tag = uuid.uuid4().hex
-    env = {**_env(tmp_path), TAG: tag, "RAY_USAGE_STATS_ENABLED": "0"}
+    src, out, ids, tag, env = _batch_inputs(tmp_path, "r")
     try:
         with open(tmp_path / "first.err", "w") as err:
             proc = subprocess.Popen(_cmd(src, out), cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err, text=True)
@@ -119,13 +124,7 @@ def test_ray_driver_sigterm_cancels_shuts_ray_down_and_resume_finishes(tmp_path)
     """SIGTERM (what a job scheduler sends) can be caught: the driver cancels
     the tasks in flight and shuts its local Ray instance down, so nothing of
     it outlives the driver; `--resume` finishes the batch."""
-    src, out = tmp_path / "in", tmp_path / "out"
-    ids = []
-    for i in range(N_CASES):
-        ids.append(f"t{i:02d}")
-        add_good_case(src, ids[-1], ("dicom-ecg", "macecgdb-test01_00s")[i % 2])
-    tag = uuid.uuid4().hex
-    env = {**_env(tmp_path), TAG: tag, "RAY_USAGE_STATS_ENABLED": "0"}
+    src, out, ids, tag, env = _batch_inputs(tmp_path, "t")
     try:
         with open(tmp_path / "first.err", "w") as err:
             proc = subprocess.Popen(_cmd(src, out), cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err, text=True)

@@ -274,36 +274,23 @@ def _evaluate_territory(
                     if rule.secondary_what == "ST-T change" else
                     "(Fourth Universal Definition of MI: Q waves and ST-T changes that mimic infarction occur with LBBB and paced rhythm)")
             notes.add(f"{', '.join(excluded)} not counted: {rule.secondary_what} there is secondary to {' and '.join(whys)} {cite}")
-        if secondary and not enough(primary) and enough(met_leads):
-            for lead in met_leads:
+        def statement(counted: list[str], status: str, label_tail: str = "") -> Statement:
+            for lead in counted:
                 criteria.extend(lead_criteria[lead])
-            out.append(
-                Statement(
-                    id=f"{study_id}.{rule.key}_{group}",
-                    label=f"{rule.label}, {group.replace('_', ' ')} leads ({', '.join(met_leads)}): secondary {rule.secondary_what}, not assessable for ischaemia",
-                    code=snomed(rule.snomed_key or rule.key),
-                    status="indeterminate",
-                    category=rule.category,
-                    criteria=criteria,
-                    explanation=(rule.explanation + " (" + "; ".join(sorted(notes)) + ")"),
-                    source=source,
-                )
+            return Statement(
+                id=f"{study_id}.{rule.key}_{group}",
+                label=f"{rule.label}, {group.replace('_', ' ')} leads ({', '.join(counted)}){label_tail}",
+                code=snomed(rule.snomed_key or rule.key),
+                status=status,
+                category=rule.category,
+                criteria=criteria,
+                explanation=(rule.explanation + (" (" + "; ".join(sorted(notes)) + ")" if notes else "")) or None,
+                source=source,
             )
-            continue
-        met_leads = primary
-        for lead in met_leads:
-            criteria.extend(lead_criteria[lead])
-        if enough(met_leads):
-            out.append(
-                Statement(
-                    id=f"{study_id}.{rule.key}_{group}",
-                    label=f"{rule.label}, {group.replace('_', ' ')} leads ({', '.join(met_leads)})",
-                    code=snomed(rule.snomed_key or rule.key),
-                    status="present",
-                    category=rule.category,
-                    criteria=criteria,
-                    explanation=(rule.explanation + (" (" + "; ".join(sorted(notes)) + ")" if notes else "")) or None,
-                    source=source,
-                )
-            )
+
+        if secondary and not enough(primary) and enough(met_leads):
+            out.append(statement(met_leads, "indeterminate",
+                                 f": secondary {rule.secondary_what}, not assessable for ischaemia"))  # fmt: skip
+        elif enough(primary):
+            out.append(statement(primary, "present"))
     return out

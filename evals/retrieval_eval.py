@@ -90,17 +90,15 @@ class Scores:
 
 
 def load_questions(path: Path = QUESTIONS) -> list[Question]:
-    """Questions as the question set writes them (id, query, relevant, split)."""
-    out = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        relevant = tuple(row["relevant"])
-        if not relevant:
-            raise ValueError(f"{path.name}:{number}: question {row.get('id')} has no relevant ids")
-        out.append(Question(str(row["id"]), str(row["query"]), relevant, str(row["split"])))
-    return out
+    """Questions as the question set writes them (id, query, relevant, split);
+    a question without relevant ids cannot be scored and stops the run."""
+    from retrieval.question_memory import read_questions
+
+    questions = read_questions(path)
+    for q in questions:
+        if not q.relevant:
+            raise ValueError(f"{path.name}: question {q.id} has no relevant ids")
+    return questions
 
 
 def memory_group(split: str) -> tuple[str, ...]:

@@ -66,6 +66,17 @@ class LabelledQuestion:
     split: str
 
 
+def read_questions(path: Path) -> list[LabelledQuestion]:
+    """One question file as written (JSON lines: id, query, relevant, split);
+    the memory and the retrieval evaluation read the files the same way."""
+    out: list[LabelledQuestion] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            out.append(LabelledQuestion(str(row["id"]), str(row["query"]), tuple(row["relevant"]), str(row["split"])))
+    return out
+
+
 def load_memory_questions(
     questions_dir: Path = QUESTIONS_DIR, exclude_splits: Iterable[str] = ()
 ) -> list[LabelledQuestion]:
@@ -77,16 +88,11 @@ def load_memory_questions(
         path = questions_dir / name
         if not path.is_file():
             continue
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            split = str(row["split"])
-            if split in BLIND_SPLITS:
-                raise ValueError(f"{path.name}: question {row['id']} is in the blind split {split}")
-            if split not in splits or split in excluded:
-                continue
-            out.append(LabelledQuestion(str(row["id"]), str(row["query"]), tuple(row["relevant"]), split))
+        for q in read_questions(path):
+            if q.split in BLIND_SPLITS:
+                raise ValueError(f"{path.name}: question {q.id} is in the blind split {q.split}")
+            if q.split in splits and q.split not in excluded:
+                out.append(q)
     return out
 
 

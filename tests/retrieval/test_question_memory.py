@@ -161,3 +161,12 @@ def test_memory_votes_that_contradict_a_stated_value_are_dropped():
     assert remembered_statements(memory, wide, query_quantities(wide), numeric) == []
     mid = "LBBB QRS 138 ms LVEF 30% CRT?"
     assert remembered_statements(memory, mid, query_quantities(mid), numeric) == ["crt-mid"]
+
+
+def test_the_memory_is_built_only_when_free_text_search_needs_it(sample_retriever, monkeypatch):
+    """A report process (findings profile) never indexes the labelled questions."""
+    monkeypatch.setattr(sample_retriever, "_memory", None)
+    sample_retriever.search_hits("QTc 510 ms", k=3, mode="hybrid", profile="findings")
+    assert sample_retriever._memory is None
+    sample_retriever.search_hits("QTc 510 ms", k=3, mode="hybrid")
+    assert isinstance(sample_retriever._memory, QuestionMemory)

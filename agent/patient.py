@@ -137,7 +137,7 @@ def _from_dicom(path: Path) -> dict:
 
 
 def _from_wfdb_header(path: Path) -> dict:
-    from experts.ecg.context import context_from_header
+    from experts.core.header_demographics import context_from_header
 
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     comments = [ln.lstrip("#").strip() for ln in lines if ln.startswith("#")]

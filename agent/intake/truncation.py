@@ -18,7 +18,7 @@ import struct
 import zlib
 from pathlib import Path
 
-from experts.ecg.io.wfdb_size import WFDB_BITS, wfdb_expected_sizes, wfdb_signal_problem  # noqa: F401  (re-exported)
+from experts.core.wfdb_size import WFDB_BITS, wfdb_expected_sizes, wfdb_signal_problem  # noqa: F401  (re-exported)
 
 
 # --- DICOM ------------------------------------------------------------------

@@ -1,32 +1,15 @@
 """Age and sex from a record's header, when the case context lacks them.
 
 Why: sex- and age-specific thresholds (QTc, Cornell voltage, ST
-elevation in V2–V3) need them, and many WFDB headers carry them
-('<age>: 51', '# sex: female', '#Age: 7'). Diagnoses in headers are
-reference labels and are never read.
+elevation in V2–V3) need them. The header parser is shared with the agent's
+intake (experts/core/header_demographics.py); this module only fills and
+notes what the given context lacks.
 """
 
 from __future__ import annotations
 
-import re
-
+from experts.core.header_demographics import context_from_header
 from experts.core.types import PatientContext
-
-_AGE = re.compile(r"<?\bage\b>?\s*:\s*(\d{1,3})", re.I)
-_SEX = re.compile(r"<?\b(?:sex|gender)\b>?\s*:\s*(female|male|f|m)\b", re.I)
-
-
-def context_from_header(comments: list[str]) -> tuple[PatientContext, list[str]]:
-    text = "\n".join(comments)
-    age = sex = None
-    if m := _AGE.search(text):
-        a = int(m.group(1))
-        if 0 <= a <= 120:
-            age = float(a)
-    if m := _SEX.search(text):
-        sex = "female" if m.group(1).lower().startswith("f") else "male"
-    used = [w for w, v in (("age", age), ("sex", sex)) if v is not None]
-    return PatientContext(age_years=age, sex=sex), used
 
 
 def merge_context(given: PatientContext, comments: list[str], source_file: str) -> tuple[PatientContext, list[str]]:

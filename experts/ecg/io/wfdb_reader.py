@@ -85,7 +85,7 @@ def read_wfdb(
             missing = Path(str(exc.filename or exc)).name
             raise InputError(header_name, f"signal file {missing} is missing") from exc
         except Exception as exc:
-            from experts.ecg.io.wfdb_size import wfdb_expected_sizes, wfdb_signal_problem
+            from experts.core.wfdb_size import wfdb_expected_sizes, wfdb_signal_problem
 
             for fname, need, why in wfdb_expected_sizes(header, header_name):
                 cut = wfdb_signal_problem(hea.parent / fname, need, why) if (hea.parent / fname).is_file() else None
